@@ -1,0 +1,203 @@
+#include "protocol/native_protocol.h"
+
+#include <array>
+#include <utility>
+
+#include "protocol/json_text.h"
+#include "protocol/peer_id.h"
+
+namespace switchboard::protocol {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, MessageType>, 6> kTypes = {{
+    {"offer", MessageType::kOffer},
+    {"answer", MessageType::kAnswer},
+    {"candidate", MessageType::kCandidate},
+    {"bye", MessageType::kBye},
+    {"message", MessageType::kMessage},
+    {"ping", MessageType::kPing},
+}};
+
+// Payloads are SDP and ICE candidates: shallow. A low limit keeps a hostile, deeply nested frame
+// from costing more than a little stack.
+constexpr int kMaxJsonDepth = 64;
+
+std::optional<MessageType> TypeFromName(std::string_view name) {
+  for (const auto& [wire, type] : kTypes) {
+    if (wire == name) return type;
+  }
+  return std::nullopt;
+}
+
+const Json::Value* Member(const Json::Value& object, std::string_view name) {
+  return object.find(name.data(), name.data() + name.size());
+}
+
+std::string_view StringOf(const Json::Value& value) {
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  if (!value.getString(&begin, &end)) return {};
+  return std::string_view(begin, static_cast<size_t>(end - begin));
+}
+
+std::string_view RawSlice(std::string_view text, const Json::Value& value) {
+  return text.substr(static_cast<size_t>(value.getOffsetStart()),
+                     static_cast<size_t>(value.getOffsetLimit() - value.getOffsetStart()));
+}
+
+bool IsStringOrNumber(const Json::Value& value) {
+  switch (value.type()) {
+    case Json::stringValue:
+    case Json::intValue:
+    case Json::uintValue:
+    case Json::realValue:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool Fail(ParseError* error, std::string message) {
+  error->message = std::move(message);
+  return false;
+}
+
+}  // namespace
+
+std::string_view MessageTypeName(MessageType type) {
+  for (const auto& [wire, t] : kTypes) {
+    if (t == type) return wire;
+  }
+  return "unknown";
+}
+
+bool IsRelayed(MessageType type) { return type != MessageType::kPing; }
+
+NativeParser::NativeParser() {
+  Json::CharReaderBuilder builder;
+  Json::CharReaderBuilder::strictMode(&builder.settings_);
+  builder.settings_["stackLimit"] = kMaxJsonDepth;
+  reader_.reset(builder.newCharReader());
+}
+
+bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* error) {
+  *error = ParseError{};
+  errors_.clear();
+  root_ = Json::Value();
+  bool parsed = false;
+  try {
+    parsed = reader_->parse(text.data(), text.data() + text.size(), &root_, &errors_);
+  } catch (const std::exception&) {  // jsoncpp throws when stackLimit is exceeded
+    parsed = false;
+  }
+  if (!parsed) return Fail(error, "frame is not valid JSON");
+  if (!root_.isObject()) return Fail(error, "frame must be a JSON object");
+
+  // Read "id" first so that every later error can point at the message.
+  if (const Json::Value* id = Member(root_, "id")) {
+    if (!IsStringOrNumber(*id)) return Fail(error, "\"id\" must be a string or a number");
+    error->ref = RawSlice(text, *id);
+  }
+
+  const Json::Value* type_value = Member(root_, "type");
+  if (type_value == nullptr || !type_value->isString()) {
+    return Fail(error, "\"type\" must be a string");
+  }
+  std::optional<MessageType> type = TypeFromName(StringOf(*type_value));
+  if (!type) return Fail(error, "unknown type \"" + std::string(StringOf(*type_value).substr(0, 32)) + "\"");
+
+  ClientMessage message;
+  message.type = *type;
+  message.ref = error->ref;
+  if (IsRelayed(*type)) {
+    const Json::Value* to = Member(root_, "to");
+    if (to == nullptr || !to->isString() || !IsValidPeerId(StringOf(*to))) {
+      return Fail(error, "\"to\" must be a peer id: 1 to 64 characters of A-Z a-z 0-9 _ -");
+    }
+    message.to = StringOf(*to);
+    const Json::Value* payload = Member(root_, "payload");
+    if (payload != nullptr) {
+      message.payload = RawSlice(text, *payload);
+    } else if (*type == MessageType::kBye) {
+      message.payload = "null";
+    } else {
+      return Fail(error, "\"payload\" is required");
+    }
+  }
+  *out = message;
+  return true;
+}
+
+std::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBadMessage:
+      return "bad-message";
+    case ErrorCode::kPeerUnavailable:
+      return "peer-unavailable";
+    case ErrorCode::kRateLimited:
+      return "rate-limited";
+    case ErrorCode::kIdTaken:
+      return "id-taken";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+  }
+  return "unknown";
+}
+
+Frame BuildRelayFrame(MessageType type, std::string_view from, std::string_view to,
+                      std::string_view payload) {
+  Frame frame(48 + from.size() + to.size() + payload.size());
+  frame.Append(R"({"type":")");
+  frame.Append(MessageTypeName(type));
+  frame.Append(R"(","from":")");
+  frame.Append(from);
+  frame.Append(R"(","to":")");
+  frame.Append(to);
+  frame.Append(R"(","payload":)");
+  frame.Append(payload);
+  frame.Append('}');
+  return frame;
+}
+
+Frame BuildWelcomeFrame(std::string_view peer, std::string_view pod) {
+  Frame frame(40 + peer.size() + pod.size());
+  frame.Append(R"({"type":"welcome","peer":)");
+  AppendJsonString(frame, peer);
+  frame.Append(R"(,"pod":)");
+  AppendJsonString(frame, pod);
+  frame.Append('}');
+  return frame;
+}
+
+Frame BuildPongFrame(std::string_view ref) {
+  Frame frame(24 + ref.size());
+  frame.Append(R"({"type":"pong")");
+  if (!ref.empty()) {
+    frame.Append(R"(,"ref":)");
+    frame.Append(ref);
+  }
+  frame.Append('}');
+  return frame;
+}
+
+Frame BuildErrorFrame(ErrorCode code, std::string_view message, std::string_view to,
+                      std::string_view ref) {
+  Frame frame(64 + message.size() + to.size() + ref.size());
+  frame.Append(R"({"type":"error","code":")");
+  frame.Append(ErrorCodeName(code));
+  frame.Append(R"(","message":)");
+  AppendJsonString(frame, message);
+  if (!to.empty()) {
+    frame.Append(R"(,"to":)");
+    AppendJsonString(frame, to);
+  }
+  if (!ref.empty()) {
+    frame.Append(R"(,"ref":)");
+    frame.Append(ref);
+  }
+  frame.Append('}');
+  return frame;
+}
+
+}  // namespace switchboard::protocol

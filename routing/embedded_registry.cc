@@ -1,0 +1,72 @@
+#include "routing/embedded_registry.h"
+
+#include <utility>
+
+namespace switchboard::routing {
+
+EmbeddedRegistry::EmbeddedRegistry(Options options)
+    : pending_(options.expire, options.max_queued_per_peer) {}
+
+void EmbeddedRegistry::Register(std::string_view peer, std::string_view token,
+                                PeerConnection* connection, RegisterCallback done) {
+  RegisterResult result = RegisterResult::kRegistered;
+  if (const PeerTable::Entry* holder = peers_.Find(peer)) {
+    if (!TokenAllowsTakeover(holder->token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    // The old connection unregisters itself later; by then the entry names the new one, so
+    // its Unregister is a no-op.
+    holder->connection->Close(4410, "replaced");
+    result = RegisterResult::kTookOver;
+  }
+  peers_.Set(peer, connection, token);
+  done(result);
+  for (PendingQueue::Item& item : pending_.Take(peer)) {
+    connection->Deliver(std::move(item.frame));
+    ++stats_.relayed_local;
+  }
+}
+
+void EmbeddedRegistry::Unregister(std::string_view peer, PeerConnection* connection) {
+  peers_.EraseIfHeldBy(peer, connection);
+}
+
+void EmbeddedRegistry::Route(std::string_view from, std::string_view to, RoutedFrame frame,
+                             std::string_view ref) {
+  if (const PeerTable::Entry* target = peers_.Find(to)) {
+    target->connection->Deliver(std::move(frame));
+    ++stats_.relayed_local;
+    return;
+  }
+  const Clock::time_point now = frame.accepted_at;
+  if (pending_.Push(to, from, std::move(frame), now)) {
+    ++stats_.queued;
+  } else {
+    ++stats_.queue_rejected;
+    NotifySender(from, to, Undeliverable::kPeerUnavailable, ref);
+  }
+}
+
+void EmbeddedRegistry::Tick(Clock::time_point now) {
+  pending_.Expire(now, [this](std::string_view from, std::string_view target, size_t dropped) {
+    stats_.expired += dropped;
+    NotifySender(from, target, Undeliverable::kPeerUnavailable, {});
+  });
+}
+
+RoutingStats EmbeddedRegistry::stats() const {
+  RoutingStats stats = stats_;
+  stats.peers = peers_.size();
+  stats.queued_now = pending_.size();
+  return stats;
+}
+
+void EmbeddedRegistry::NotifySender(std::string_view sender, std::string_view target,
+                                    Undeliverable reason, std::string_view ref) {
+  if (const PeerTable::Entry* entry = peers_.Find(sender)) {
+    entry->connection->NotifyUndeliverable(target, reason, ref);
+  }
+}
+
+}  // namespace switchboard::routing

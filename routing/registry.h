@@ -1,0 +1,71 @@
+// The routing backend interface: who holds which peer id, and how a frame reaches it.
+//
+// Two implementations share this contract (docs/architecture.md): EmbeddedRegistry keeps
+// everything in this process, for a single pod; the Redis registry shares ids and queues between
+// pods. Calls may complete later than they return (Redis answers asynchronously), so results are
+// reported through callbacks and through the PeerConnection interface, never as return values
+// that would force the backend to block. All methods run on the event loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "routing/peer_connection.h"
+#include "routing/routed_frame.h"
+
+namespace switchboard::routing {
+
+// The outcome of Register.
+enum class RegisterResult {
+  kRegistered,  // the id is now held by the new connection
+  kTookOver,    // the id was held with the same token: the old connection was closed (4410)
+  kIdTaken,     // the id is held by a connection with another or no token
+  kUnavailable  // the backend could not be reached
+};
+
+// Counters a backend keeps, read by the metrics endpoint.
+struct RoutingStats {
+  uint64_t relayed_local = 0;   // frames handed to a connection on this pod
+  uint64_t relayed_remote = 0;  // frames sent to another pod
+  uint64_t queued = 0;          // frames queued for a peer that was not connected
+  uint64_t expired = 0;         // queued frames dropped because their target never came
+  uint64_t queue_rejected = 0;  // frames refused because the target's queue was full
+  uint64_t peers = 0;           // peers registered on this pod now
+  uint64_t queued_now = 0;      // frames waiting in this pod's queues now
+};
+
+class Registry {
+ public:
+  using RegisterCallback = std::function<void(RegisterResult)>;
+
+  virtual ~Registry() = default;
+
+  // Claims `peer` for `connection`. An id already held is taken over when `token` is non-empty
+  // and equals the holder's token (the holder is closed with 4410 "replaced"), else refused.
+  // Calls `done` exactly once, possibly before Register returns. On kRegistered and kTookOver,
+  // the frames queued for `peer` are delivered to `connection`, in order, right after `done`
+  // returns and before any frame routed later; so `done` is the place to send a greeting.
+  // `connection` is not owned and must stay valid until Unregister(peer, connection).
+  virtual void Register(std::string_view peer, std::string_view token,
+                        PeerConnection* connection, RegisterCallback done) = 0;
+
+  // Releases `peer` if it is still held by `connection`; otherwise does nothing (it was taken
+  // over). After this the registry no longer touches `connection`.
+  virtual void Unregister(std::string_view peer, PeerConnection* connection) = 0;
+
+  // Sends `frame` from peer `from` to peer `to`: delivered to a local connection, forwarded to
+  // the pod that holds `to`, or queued until `to` connects or the queue expires. Failures are
+  // reported to the connection registered as `from` (NotifyUndeliverable), with `ref` when the
+  // failure concerns this one message.
+  virtual void Route(std::string_view from, std::string_view to, RoutedFrame frame,
+                     std::string_view ref) = 0;
+
+  // Periodic work (queue expiry). The server calls it on a timer, with the current time.
+  virtual void Tick(Clock::time_point now) = 0;
+
+  // Counters since start.
+  virtual RoutingStats stats() const = 0;
+};
+
+}  // namespace switchboard::routing

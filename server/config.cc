@@ -1,0 +1,169 @@
+#include "server/config.h"
+
+#include <cctype>
+#include <charconv>
+#include <sstream>
+#include <string_view>
+
+namespace switchboard::server {
+
+namespace {
+
+// One flag: how to name it, document it and store it. Exactly one of `text` and `number` is set.
+struct Flag {
+  const char* name;  // without the leading dashes
+  const char* help;
+  std::string Config::*text = nullptr;
+  int Config::*number = nullptr;
+  int min = 0;
+  int max = 0;
+};
+
+const std::vector<Flag>& Flags() {
+  static const std::vector<Flag> kFlags = {
+      {"host", "address to listen on", &Config::host},
+      {"port", "TCP port for WebSocket and HTTP (0 picks a free one)", nullptr, &Config::port, 0,
+       65535},
+      {"pod-id", "this pod's name in logs and routing (default: $POD_NAME, else the hostname)",
+       &Config::pod_id},
+      {"expire-ms", "how long a message waits for a peer that is not connected", nullptr,
+       &Config::expire_ms, 1, 3600000},
+      {"max-message-bytes", "largest message accepted; larger ones close with 1009", nullptr,
+       &Config::max_message_bytes, 64, 16 << 20},
+      {"max-queued-per-peer", "messages that may wait for one absent peer", nullptr,
+       &Config::max_queued_per_peer, 1, 1000000},
+      {"max-outbound-bytes",
+       "bytes that may wait to be written to one client before it is closed with 1008", nullptr,
+       &Config::max_outbound_bytes, 4096, 1 << 30},
+      {"drain-seconds", "on SIGTERM, spread closing the connections over this many seconds",
+       nullptr, &Config::drain_seconds, 0, 3600},
+      {"rate-limit", "messages per second one connection may send", nullptr, &Config::rate_limit,
+       1, 1000000},
+      {"rate-burst", "messages one connection may send in a burst", nullptr, &Config::rate_burst,
+       1, 1000000},
+      {"flood-strikes", "refused messages within 10 s after which a connection is closed (1008)",
+       nullptr, &Config::flood_strikes, 1, 1000000},
+      {"handshake-timeout-seconds", "time a new connection has to complete its handshake",
+       nullptr, &Config::handshake_timeout_seconds, 1, 3600},
+      {"ping-interval-seconds", "idle time after which a connection is pinged", nullptr,
+       &Config::ping_interval_seconds, 1, 3600},
+      {"ping-timeout-seconds", "time a pinged connection has to answer before it is dropped",
+       nullptr, &Config::ping_timeout_seconds, 1, 3600},
+      {"log-level", "least severe level logged: debug, info, warn or error", &Config::log_level},
+  };
+  return kFlags;
+}
+
+// SWITCHBOARD_ + the flag's name in upper snake case.
+std::string EnvName(const char* flag) {
+  std::string name = "SWITCHBOARD_";
+  for (const char* c = flag; *c != '\0'; ++c) {
+    name.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*c))));
+  }
+  return name;
+}
+
+const Flag* FindFlag(std::string_view name) {
+  for (const Flag& flag : Flags()) {
+    if (name == flag.name) return &flag;
+  }
+  return nullptr;
+}
+
+bool Assign(const Flag& flag, std::string_view value, const char* source, Config* config,
+            std::string* error) {
+  if (flag.text != nullptr) {
+    config->*flag.text = std::string(value);
+    return true;
+  }
+  int number = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc() || end != value.data() + value.size() || number < flag.min ||
+      number > flag.max) {
+    *error = std::string(source) + ": expected an integer from " + std::to_string(flag.min) +
+             " to " + std::to_string(flag.max) + ", got \"" + std::string(value) + "\"";
+    return false;
+  }
+  config->*flag.number = number;
+  return true;
+}
+
+bool Validate(Config* config, std::string* error) {
+  static const char* kLevels[] = {"debug", "info", "warn", "error"};
+  bool level_ok = false;
+  for (const char* level : kLevels) level_ok = level_ok || config->log_level == level;
+  if (!level_ok) {
+    *error = "--log-level: expected debug, info, warn or error, got \"" + config->log_level + "\"";
+    return false;
+  }
+  if (config->host.empty()) {
+    *error = "--host must not be empty";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ConfigAction ParseConfig(const std::vector<std::string>& args, const EnvLookup& env,
+                         const std::string& hostname, Config* config, std::string* error) {
+  for (const Flag& flag : Flags()) {
+    const std::string name = EnvName(flag.name);
+    if (const char* value = env(name.c_str())) {
+      if (!Assign(flag, value, name.c_str(), config, error)) return ConfigAction::kError;
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") return ConfigAction::kHelp;
+    if (!arg.starts_with("--")) {
+      *error = "unexpected argument \"" + std::string(arg) + "\" (see --help)";
+      return ConfigAction::kError;
+    }
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const Flag* flag = FindFlag(arg);
+    if (flag == nullptr) {
+      *error = "unknown flag --" + std::string(arg) + " (see --help)";
+      return ConfigAction::kError;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        *error = "--" + std::string(arg) + " needs a value";
+        return ConfigAction::kError;
+      }
+      value = args[++i];
+    }
+    const std::string source = "--" + std::string(arg);
+    if (!Assign(*flag, value, source.c_str(), config, error)) return ConfigAction::kError;
+  }
+  if (config->pod_id.empty()) {
+    const char* pod_name = env("POD_NAME");
+    config->pod_id = (pod_name != nullptr && *pod_name != '\0') ? pod_name : hostname;
+  }
+  return Validate(config, error) ? ConfigAction::kRun : ConfigAction::kError;
+}
+
+std::string HelpText() {
+  const Config defaults;
+  std::ostringstream out;
+  out << "Usage: switchboard [--flag value | --flag=value]...\n\n"
+         "Switchboard relays WebRTC signaling between peers over WebSockets (/ws).\n"
+         "Every flag can also be set by the environment variable shown beside it.\n\n";
+  for (const Flag& flag : Flags()) {
+    std::string default_value =
+        flag.text != nullptr ? defaults.*flag.text : std::to_string(defaults.*flag.number);
+    if (default_value.empty()) default_value = "(see text)";
+    out << "  --" << flag.name << "  (" << EnvName(flag.name) << ", default " << default_value
+        << ")\n      " << flag.help << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace switchboard::server

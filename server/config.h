@@ -1,0 +1,46 @@
+// The server's settings: command-line flags, each with an environment variable equivalent
+// (12-factor, for Kubernetes): --expire-ms is also SWITCHBOARD_EXPIRE_MS. A flag beats its
+// variable, which beats the default.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace switchboard::server {
+
+struct Config {
+  std::string host = "0.0.0.0";
+  int port = 8080;
+  std::string pod_id;  // defaults to $POD_NAME, then the hostname
+  int expire_ms = 5000;
+  int max_message_bytes = 65536;
+  int max_queued_per_peer = 256;
+  int max_outbound_bytes = 1 << 20;
+  int drain_seconds = 10;
+  int rate_limit = 100;
+  int rate_burst = 200;
+  int flood_strikes = 50;
+  int handshake_timeout_seconds = 10;
+  int ping_interval_seconds = 30;
+  int ping_timeout_seconds = 10;
+  std::string log_level = "info";
+};
+
+// What the command line asks for.
+enum class ConfigAction { kRun, kHelp, kError };
+
+// Looks up an environment variable; returns nullptr when it is not set.
+using EnvLookup = std::function<const char*(const char* name)>;
+
+// Reads `args` (without the program name) and the environment into `config`. Returns kHelp for
+// --help, kError with `error` set for an unknown flag, a missing or malformed value, or a value
+// out of range. `hostname` is the pod id of last resort.
+ConfigAction ParseConfig(const std::vector<std::string>& args, const EnvLookup& env,
+                         const std::string& hostname, Config* config, std::string* error);
+
+// The --help text: every flag, its variable, its default and what it does.
+std::string HelpText();
+
+}  // namespace switchboard::server

@@ -1,0 +1,29 @@
+// The operations endpoints served on the WebSocket port: health, readiness, metrics.
+//
+// Pure: it decides what to answer; server.cc writes it to the socket.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::server {
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// What the endpoints need to know about the running server.
+struct ServerHealth {
+  bool draining = false;
+  std::function<std::string()> render_metrics;
+};
+
+// The answer to GET `path` (without query): /healthz 200 while the loop runs (it does, if this
+// runs), /readyz 200 when accepting connections and 503 while draining, /metrics the Prometheus
+// text, anything else 404.
+HttpResponse RespondToGet(std::string_view path, const ServerHealth& health);
+
+}  // namespace switchboard::server

@@ -1,0 +1,115 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace switchboard::server {
+
+namespace {
+
+void Header(std::string* out, std::string_view name, std::string_view type,
+            std::string_view help) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void Sample(std::string* out, std::string_view name, std::string_view labels, double value) {
+  char number[32];
+  snprintf(number, sizeof(number), "%.17g", value);
+  out->append(name);
+  if (!labels.empty()) out->append("{").append(labels).append("}");
+  out->append(" ").append(number).append("\n");
+}
+
+void Single(std::string* out, std::string_view name, std::string_view type,
+            std::string_view help, double value) {
+  Header(out, name, type, help);
+  Sample(out, name, "", value);
+}
+
+void Labelled(std::string* out, std::string_view name, std::string_view help,
+              std::string_view label, const std::map<std::string, uint64_t, std::less<>>& values) {
+  Header(out, name, "counter", help);
+  for (const auto& [key, value] : values) {
+    Sample(out, name, std::string(label) + "=\"" + key + "\"", static_cast<double>(value));
+  }
+}
+
+}  // namespace
+
+void Histogram::Observe(double seconds) {
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      ++buckets_[i];
+      break;
+    }
+  }
+  ++count_;
+  sum_ += seconds;
+}
+
+void Histogram::Render(std::string_view name, std::string* out) const {
+  const std::string bucket = std::string(name) + "_bucket";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += buckets_[i];
+    char bound[32];
+    snprintf(bound, sizeof(bound), "le=\"%g\"", kBounds[i]);
+    Sample(out, bucket, bound, static_cast<double>(cumulative));
+  }
+  Sample(out, bucket, "le=\"+Inf\"", static_cast<double>(count_));
+  Sample(out, std::string(name) + "_sum", "", sum_);
+  Sample(out, std::string(name) + "_count", "", static_cast<double>(count_));
+}
+
+void Metrics::Increment(std::map<std::string, uint64_t, std::less<>>& map, std::string_view key) {
+  auto it = map.find(key);
+  if (it == map.end()) it = map.emplace(std::string(key), 0).first;
+  ++it->second;
+}
+
+std::string Metrics::Render(const routing::RoutingStats& routing) const {
+  std::string out;
+  out.reserve(4096);
+  Single(&out, "switchboard_connections_open", "gauge", "WebSocket connections open now.",
+         static_cast<double>(connections_open));
+  Single(&out, "switchboard_connections_accepted_total", "counter",
+         "WebSocket connections accepted.", static_cast<double>(connections_accepted));
+  Single(&out, "switchboard_peers_registered", "gauge", "Peer ids held on this pod now.",
+         static_cast<double>(routing.peers));
+  Single(&out, "switchboard_messages_received_total", "counter",
+         "Messages received from clients.", static_cast<double>(messages_received));
+  Header(&out, "switchboard_messages_relayed_total", "counter",
+         "Messages handed on to their target, by path: local (same pod) or remote (another pod).");
+  Sample(&out, "switchboard_messages_relayed_total", "path=\"local\"",
+         static_cast<double>(routing.relayed_local));
+  Sample(&out, "switchboard_messages_relayed_total", "path=\"remote\"",
+         static_cast<double>(routing.relayed_remote));
+  Single(&out, "switchboard_messages_queued_total", "counter",
+         "Messages queued for a peer that was not connected.", static_cast<double>(routing.queued));
+  Single(&out, "switchboard_messages_expired_total", "counter",
+         "Queued messages dropped because their target never connected.",
+         static_cast<double>(routing.expired));
+  Single(&out, "switchboard_messages_queue_rejected_total", "counter",
+         "Messages refused because their target's queue was full.",
+         static_cast<double>(routing.queue_rejected));
+  Single(&out, "switchboard_messages_waiting", "gauge", "Messages waiting in queues now.",
+         static_cast<double>(routing.queued_now));
+  Labelled(&out, "switchboard_errors_total", "Error frames sent to clients, by code.", "code",
+           errors);
+  Labelled(&out, "switchboard_handshakes_refused_total", "WebSocket handshakes refused, by reason.",
+           "reason", handshakes_refused);
+  Labelled(&out, "switchboard_closes_total", "Connections closed by the server, by close code.",
+           "code", closes);
+  Single(&out, "switchboard_bytes_received_total", "counter",
+         "WebSocket message bytes received.", static_cast<double>(bytes_received));
+  Single(&out, "switchboard_bytes_sent_total", "counter", "WebSocket message bytes sent.",
+         static_cast<double>(bytes_sent));
+  Header(&out, "switchboard_relay_latency_seconds", "histogram",
+         "Time from receiving a message to writing it to its target's socket.");
+  relay_latency.Render("switchboard_relay_latency_seconds", &out);
+  Single(&out, "switchboard_draining", "gauge", "1 while the server is shutting down.",
+         draining ? 1 : 0);
+  return out;
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,329 @@
+#include "server/server.h"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+
+#include "protocol/peer_id.h"
+#include "routing/embedded_registry.h"
+#include "server/http_endpoints.h"
+
+namespace switchboard::server {
+
+namespace {
+
+constexpr std::string_view kWebSocketPath = "/ws";
+constexpr size_t kMaxTokenLength = 256;
+constexpr size_t kRandomPeerIdLength = 20;
+constexpr uint64_t kTickMs = 100;
+// After the drain window, connections that have not finished closing get this much longer.
+constexpr uint64_t kDrainGraceNs = 5'000'000'000ULL;
+
+// What libwebsockets keeps for each connection: a pointer to its Session, set once the
+// WebSocket is established.
+struct SessionSlot {
+  Session* session;
+};
+
+// libwebsockets' own log lines, as JSON lines like ours. Its log hook takes no user pointer, so
+// this makes a throwaway Logger per line instead of reaching for a global one.
+void EmitLwsLog(int level, const char* line) {
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  Logger(LogLevel::kDebug).Log((level & LLL_ERR) ? LogLevel::kError : LogLevel::kWarn, text,
+                               {{"source", "libwebsockets"}});
+}
+
+const lws_protocols kProtocols[] = {
+    {"switchboard", &Server::Callback, sizeof(SessionSlot), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+
+}  // namespace
+
+Server::Server(Config config, Logger& logger)
+    : config_(std::move(config)),
+      logger_(logger),
+      registry_(std::make_unique<routing::EmbeddedRegistry>(routing::EmbeddedRegistry::Options{
+          std::chrono::milliseconds(config_.expire_ms),
+          static_cast<size_t>(config_.max_queued_per_peer)})),
+      session_env_{config_, *registry_, metrics_, parser_, logger_} {
+  // Every error code and refusal reason is exported from the start, at zero, so that rate() and
+  // alerts work before the first occurrence.
+  for (auto code : {protocol::ErrorCode::kBadMessage, protocol::ErrorCode::kPeerUnavailable,
+                    protocol::ErrorCode::kRateLimited, protocol::ErrorCode::kIdTaken,
+                    protocol::ErrorCode::kUnavailable}) {
+    metrics_.errors[std::string(protocol::ErrorCodeName(code))] = 0;
+  }
+  for (const char* reason : {"bad-peer-id", "bad-token", "bad-query", "draining", "not-found"}) {
+    metrics_.handshakes_refused[reason] = 0;
+  }
+}
+
+Server::~Server() = default;
+
+int Server::Run() {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+
+  const int lws_levels = logger_.Enabled(LogLevel::kDebug)
+                             ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO | LLL_DEBUG
+                             : LLL_ERR | LLL_WARN;
+  lws_set_log_level(lws_levels, EmitLwsLog);
+  lws_retry_bo_t idle_policy{};
+  idle_policy.secs_since_valid_ping = static_cast<uint16_t>(config_.ping_interval_seconds);
+  idle_policy.secs_since_valid_hangup =
+      static_cast<uint16_t>(config_.ping_interval_seconds + config_.ping_timeout_seconds);
+
+  void* foreign_loops[] = {&loop_};
+  lws_context_creation_info info{};
+  info.port = config_.port;
+  info.iface = config_.host == "0.0.0.0" ? nullptr : config_.host.c_str();
+  info.protocols = kProtocols;
+  info.user = this;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                 LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+  if (config_.host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.foreign_loops = foreign_loops;
+  info.timeout_secs = static_cast<unsigned int>(config_.handshake_timeout_seconds);
+  info.timeout_secs_ah_idle = static_cast<unsigned int>(config_.handshake_timeout_seconds);
+  info.keepalive_timeout = config_.handshake_timeout_seconds;
+  info.retry_and_idle_policy = &idle_policy;
+
+  context_ = lws_create_context(&info);
+  if (context_ == nullptr) {
+    logger_.Error("cannot listen", {{"host", config_.host}, {"port", config_.port}});
+    uv_loop_close(&loop_);
+    return 1;
+  }
+  const int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(context_, "default"));
+  const std::string url = "ws://" + config_.host + ":" + std::to_string(port) +
+                          std::string(kWebSocketPath);
+  logger_.Info("listening", {{"host", config_.host},
+                             {"port", port},
+                             {"pod", config_.pod_id},
+                             {"url", url},
+                             {"routing", "embedded"}});
+
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  auto on_signal = [](uv_signal_t* handle, int signal) {
+    static_cast<Server*>(handle->data)->OnSignal(signal);
+  };
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_timer_init(&loop_, &tick_);
+  tick_.data = this;
+  uv_timer_start(
+      &tick_, [](uv_timer_t* handle) { static_cast<Server*>(handle->data)->OnTick(); }, kTickMs,
+      kTickMs);
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  // Shutdown() stopped the loop: let libwebsockets and our handles finish closing, then free.
+  lws_context_destroy(context_);
+  context_ = nullptr;
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigterm_),
+                              reinterpret_cast<uv_handle_t*>(&sigint_),
+                              reinterpret_cast<uv_handle_t*>(&tick_)}) {
+    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+  logger_.Info("stopped");
+  return 0;
+}
+
+int Server::Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  auto* server = static_cast<Server*>(lws_context_user(lws_get_context(wsi)));
+  if (server == nullptr) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  return server->OnCallback(wsi, reason, user, in, len);
+}
+
+int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  auto* slot = static_cast<SessionSlot*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return ConfirmUpgrade(wsi);
+    case LWS_CALLBACK_HTTP:
+      return ServeHttp(wsi, std::string_view(static_cast<const char*>(in), len));
+    case LWS_CALLBACK_ESTABLISHED:
+      OnEstablished(wsi, user);
+      return 0;
+    case LWS_CALLBACK_RECEIVE:
+      if (slot == nullptr || slot->session == nullptr) return -1;
+      return slot->session->OnReceive(static_cast<const char*>(in), len) ? 0 : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      if (slot == nullptr || slot->session == nullptr) return 0;
+      return slot->session->OnWritable() ? 0 : -1;
+    case LWS_CALLBACK_CLOSED:
+      if (slot != nullptr && slot->session != nullptr) {
+        slot->session->OnClosed();
+        sessions_.erase(slot->session);
+        delete slot->session;
+        slot->session = nullptr;
+      }
+      return 0;
+    default:
+      return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}
+
+int Server::ConfirmUpgrade(lws* wsi) {
+  char path[256];
+  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0) path[0] = '\0';
+  Handshake handshake;
+  std::optional<Refusal> refusal;
+  int status = 400;
+  if (draining_) {
+    status = 503;
+    refusal = Refusal{"draining", "the server is shutting down; connect again\n"};
+  } else if (std::string_view(path) != kWebSocketPath) {
+    status = 404;
+    refusal = Refusal{"not-found", "WebSockets connect to /ws\n"};
+  } else {
+    refusal = ReadHandshake(wsi, &handshake);
+  }
+  if (!refusal) return 0;
+  Metrics::Increment(metrics_.handshakes_refused, refusal->reason);
+  logger_.Debug("handshake refused", {{"status", status}, {"reason", refusal->reason}});
+  if (!WriteHttpResponse(wsi, status, "text/plain; charset=utf-8", refusal->text)) return -1;
+  return 1;
+}
+
+std::optional<Server::Refusal> Server::ReadHandshake(lws* wsi, Handshake* handshake) const {
+  bool has_peer = false;
+  char argument[1024];
+  for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; ++i) {
+    const int length =
+        lws_hdr_copy_fragment(wsi, argument, sizeof(argument), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (length < 0) return Refusal{"bad-query", "a query argument is over 1023 bytes\n"};
+    const std::string_view arg(argument, static_cast<size_t>(length));
+    if (arg.starts_with("peer=") && !has_peer) {  // the first one counts
+      has_peer = true;
+      handshake->peer = std::string(arg.substr(5));
+      if (!protocol::IsValidPeerId(handshake->peer)) {
+        return Refusal{"bad-peer-id", "peer id must be 1 to 64 characters of A-Z a-z 0-9 _ -\n"};
+      }
+    } else if (arg.starts_with("token=")) {
+      if (arg.size() - 6 > kMaxTokenLength) {
+        return Refusal{"bad-token", "token must be at most 256 bytes\n"};
+      }
+      handshake->token = std::string(arg.substr(6));
+    }
+  }
+  if (!has_peer) handshake->peer = RandomPeerId();
+  return std::nullopt;
+}
+
+void Server::OnEstablished(lws* wsi, void* user) {
+  Handshake handshake;
+  if (ReadHandshake(wsi, &handshake)) {  // checked at upgrade; cannot fail here
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
+    return;
+  }
+  auto* session = new Session(session_env_, wsi, std::move(handshake.peer),
+                              std::move(handshake.token));
+  static_cast<SessionSlot*>(user)->session = session;
+  sessions_.insert(session);
+  session->Start();
+  if (draining_) session->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
+}
+
+int Server::ServeHttp(lws* wsi, std::string_view path) {
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+    return WriteHttpResponse(wsi, 405, "text/plain; charset=utf-8", "only GET is served\n") &&
+                   lws_http_transaction_completed(wsi) == 0
+               ? 0
+               : -1;
+  }
+  ServerHealth health{draining_, [this] { return metrics_.Render(registry_->stats()); }};
+  HttpResponse response = RespondToGet(path, health);
+  if (path == kWebSocketPath) {
+    response = {400, "text/plain; charset=utf-8", "/ws expects a WebSocket upgrade\n"};
+  }
+  if (!WriteHttpResponse(wsi, response.status, response.content_type, response.body)) return -1;
+  return lws_http_transaction_completed(wsi) == 0 ? 0 : -1;
+}
+
+bool Server::WriteHttpResponse(lws* wsi, int status, std::string_view content_type,
+                               std::string_view body) {
+  unsigned char headers[LWS_PRE + 512];
+  unsigned char* start = headers + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = headers + sizeof(headers) - 1;
+  const std::string type(content_type);
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), type.c_str(),
+                                  body.size(), &p, end) != 0 ||
+      lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
+    return false;
+  }
+  std::string buffer(LWS_PRE, '\0');
+  buffer.append(body);
+  auto* data = reinterpret_cast<unsigned char*>(buffer.data() + LWS_PRE);
+  return lws_write(wsi, data, body.size(), LWS_WRITE_HTTP_FINAL) == static_cast<int>(body.size());
+}
+
+void Server::OnSignal(int signal) {
+  if (draining_) {
+    logger_.Warn("second signal: exiting at once", {{"signal", signal}});
+    std::_Exit(1);
+  }
+  logger_.Info("draining", {{"signal", signal},
+                            {"connections", static_cast<long long>(sessions_.size())},
+                            {"drain_seconds", config_.drain_seconds}});
+  BeginDrain();
+}
+
+void Server::BeginDrain() {
+  draining_ = true;
+  metrics_.draining = true;
+  drain_started_ns_ = uv_hrtime();
+  drain_total_ = sessions_.size();
+  CloseSomeForDrain();
+}
+
+// Closes connections at an even pace over --drain-seconds, so that their clients do not all
+// reconnect to the other pods in the same instant.
+void Server::CloseSomeForDrain() {
+  const double window_ns = static_cast<double>(config_.drain_seconds) * 1e9;
+  const double elapsed_ns = static_cast<double>(uv_hrtime() - drain_started_ns_);
+  const double share = window_ns <= 0 ? 1.0 : std::min(1.0, elapsed_ns / window_ns + 0.001);
+  const auto due = static_cast<size_t>(std::ceil(share * static_cast<double>(drain_total_)));
+  for (auto it = sessions_.begin(); it != sessions_.end() && drain_closed_ < due; ++it) {
+    (*it)->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
+    ++drain_closed_;
+  }
+  // Sessions already asked to close stay in sessions_ until libwebsockets reports them closed;
+  // asking again is a no-op, so counting them once is enough.
+}
+
+void Server::OnTick() {
+  registry_->Tick(routing::Clock::now());
+  if (!draining_ || shut_down_) return;
+  CloseSomeForDrain();
+  const uint64_t deadline_ns =
+      static_cast<uint64_t>(config_.drain_seconds) * 1'000'000'000ULL + kDrainGraceNs;
+  if (sessions_.empty() || uv_hrtime() - drain_started_ns_ > deadline_ns) Shutdown();
+}
+
+void Server::Shutdown() {
+  shut_down_ = true;
+  logger_.Info("drained", {{"connections_left", static_cast<long long>(sessions_.size())}});
+  uv_stop(&loop_);
+}
+
+std::string Server::RandomPeerId() const {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+  unsigned char random[kRandomPeerIdLength];
+  uv_random(nullptr, nullptr, random, sizeof(random), 0, nullptr);
+  std::string id(kRandomPeerIdLength, 'A');
+  for (size_t i = 0; i < kRandomPeerIdLength; ++i) id[i] = kAlphabet[random[i] % 64];
+  return id;
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,94 @@
+// The Switchboard process: one libuv loop that runs libwebsockets (as a foreign loop), the
+// routing backend's timers, the signal handlers and the drain.
+#pragma once
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "protocol/native_protocol.h"
+#include "routing/registry.h"
+#include "server/config.h"
+#include "server/logger.h"
+#include "server/metrics.h"
+#include "server/session.h"
+
+namespace switchboard::server {
+
+class Server {
+ public:
+  // A server for `config`, logging to `logger` (not owned). Nothing is opened until Run.
+  Server(Config config, Logger& logger);
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Listens, serves until a signal's drain completes, cleans up. Returns the process exit code:
+  // 0 after a drain, 1 when the server could not start.
+  int Run();
+
+  // The libwebsockets protocol callback; dispatches to the Server in the context's user data.
+  static int Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+
+ private:
+  // What a WebSocket handshake asks for, read from its query string.
+  struct Handshake {
+    std::string peer;
+    std::string token;
+  };
+
+  int OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+
+  // Checks a WebSocket upgrade. Returns 0 to accept it, or 1 after writing a refusal.
+  int ConfirmUpgrade(lws* wsi);
+
+  // Why a handshake is refused: a metric label and the text sent to the client.
+  struct Refusal {
+    std::string_view reason;
+    std::string_view text;
+  };
+
+  // Reads peer and token from the handshake's query. Returns why it is refused, if it is.
+  std::optional<Refusal> ReadHandshake(lws* wsi, Handshake* handshake) const;
+
+  // Answers an HTTP request. Returns what the callback should return.
+  int ServeHttp(lws* wsi, std::string_view path);
+
+  // Writes a complete HTTP response (headers and body). Returns false if the socket failed.
+  bool WriteHttpResponse(lws* wsi, int status, std::string_view content_type,
+                         std::string_view body);
+
+  void OnEstablished(lws* wsi, void* user);
+  void OnSignal(int signal);
+  void OnTick();
+  void BeginDrain();
+  void CloseSomeForDrain();
+  void Shutdown();
+
+  std::string RandomPeerId() const;
+
+  Config config_;
+  Logger& logger_;
+  uv_loop_t loop_{};
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_timer_t tick_{};
+  lws_context* context_ = nullptr;
+  Metrics metrics_;
+  protocol::NativeParser parser_;
+  std::unique_ptr<routing::Registry> registry_;
+  SessionEnvironment session_env_;
+  std::unordered_set<Session*> sessions_;
+  bool draining_ = false;
+  bool shut_down_ = false;
+  uint64_t drain_started_ns_ = 0;
+  size_t drain_total_ = 0;  // sessions open when the drain began
+  size_t drain_closed_ = 0;
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,220 @@
+#include "server/session.h"
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace switchboard::server {
+
+namespace {
+
+static_assert(protocol::Frame::kHeadroom >= LWS_PRE,
+              "frames must leave libwebsockets room for its header");
+
+constexpr int kCloseUnsupportedData = 1003;
+constexpr int kClosePolicy = 1008;
+constexpr int kCloseTooBig = 1009;
+constexpr int kCloseIdTaken = 4409;
+
+std::string UndeliverableMessage(std::string_view target, routing::Undeliverable reason) {
+  if (reason == routing::Undeliverable::kUnavailable) {
+    return "cannot reach the pod of peer " + std::string(target) + " now; retry later";
+  }
+  return "peer " + std::string(target) + " is not connected";
+}
+
+}  // namespace
+
+Session::Session(SessionEnvironment& environment, lws* wsi, std::string peer, std::string token)
+    : env_(environment),
+      wsi_(wsi),
+      peer_(std::move(peer)),
+      token_(std::move(token)),
+      limiter_(environment.config.rate_limit, environment.config.rate_burst,
+               environment.config.flood_strikes, RateLimiter::Clock::now()) {
+  ++env_.metrics.connections_open;
+  ++env_.metrics.connections_accepted;
+}
+
+Session::~Session() { --env_.metrics.connections_open; }
+
+void Session::Start() {
+  env_.registry.Register(peer_, token_, this, [this](routing::RegisterResult result) {
+    switch (result) {
+      case routing::RegisterResult::kRegistered:
+      case routing::RegisterResult::kTookOver:
+        registered_ = true;
+        SendOwn(protocol::BuildWelcomeFrame(peer_, env_.config.pod_id));
+        env_.logger.Debug("peer registered", {{"peer", peer_}});
+        break;
+      case routing::RegisterResult::kIdTaken:
+        SendError(protocol::ErrorCode::kIdTaken,
+                  "peer id " + peer_ + " is held by another connection", {}, {});
+        Close(kCloseIdTaken, "id-taken");
+        break;
+      case routing::RegisterResult::kUnavailable:
+        SendError(protocol::ErrorCode::kUnavailable, "the routing backend is unreachable", {},
+                  {});
+        Close(kClosePolicy, "unavailable");
+        break;
+    }
+  });
+}
+
+bool Session::OnReceive(const char* data, size_t length) {
+  if (lws_frame_is_binary(wsi_)) {
+    CloseNow(kCloseUnsupportedData, "binary frames are not accepted");
+    return false;
+  }
+  const size_t remaining = lws_remaining_packet_payload(wsi_);
+  const size_t max = static_cast<size_t>(env_.config.max_message_bytes);
+  if (partial_.size() + length + remaining > max) {
+    CloseNow(kCloseTooBig, "message over " + std::to_string(max) + " bytes");
+    return false;
+  }
+  const bool complete = remaining == 0 && lws_is_final_fragment(wsi_);
+  const auto now = routing::Clock::now();
+  if (complete && partial_.empty()) {  // the common case: the whole message in one chunk
+    HandleMessage(std::string_view(data, length), now);
+    return true;
+  }
+  partial_.append(data, length);
+  if (complete) {
+    HandleMessage(partial_, now);
+    partial_.clear();
+    partial_.shrink_to_fit();
+  }
+  return true;
+}
+
+void Session::HandleMessage(std::string_view text, routing::Clock::time_point now) {
+  env_.metrics.bytes_received += text.size();
+  ++env_.metrics.messages_received;
+  if (pending_close_) return;  // a closing connection takes nothing more
+
+  protocol::ClientMessage message;
+  protocol::ParseError error;
+  const bool parsed = env_.parser.Parse(text, &message, &error);
+  const std::string_view ref = parsed ? message.ref : error.ref;
+
+  switch (limiter_.Admit(now)) {
+    case RateLimiter::Verdict::kAllow:
+      break;
+    case RateLimiter::Verdict::kRefuse:
+      SendError(protocol::ErrorCode::kRateLimited, "too many messages; slow down", {}, ref);
+      return;
+    case RateLimiter::Verdict::kDisconnect:
+      env_.logger.Warn("closing flooding connection", {{"peer", peer_}});
+      Close(kClosePolicy, "flooding");
+      return;
+  }
+  if (!parsed) {
+    SendError(protocol::ErrorCode::kBadMessage, error.message, {}, ref);
+    return;
+  }
+  if (message.type == protocol::MessageType::kPing) {
+    SendOwn(protocol::BuildPongFrame(ref));
+    return;
+  }
+  if (!registered_) return;  // Start() refused the id and the connection is closing
+  env_.registry.Route(
+      peer_, message.to,
+      routing::RoutedFrame{protocol::BuildRelayFrame(message.type, peer_, message.to,
+                                                     message.payload),
+                           now},
+      ref);
+}
+
+void Session::Deliver(routing::RoutedFrame frame) {
+  if (pending_close_) return;  // the peer is being closed; it would never see the frame
+  outbound_bytes_ += frame.frame.size();
+  if (outbound_bytes_ > static_cast<size_t>(env_.config.max_outbound_bytes)) {
+    env_.logger.Warn("closing a client too slow to read", {{"peer", peer_}});
+    outbound_bytes_ -= frame.frame.size();
+    Close(kClosePolicy, "too slow to read");
+    return;
+  }
+  outbound_.push_back(std::move(frame));
+  lws_callback_on_writable(wsi_);
+}
+
+void Session::NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,
+                                  std::string_view ref) {
+  const protocol::ErrorCode code = reason == routing::Undeliverable::kUnavailable
+                                       ? protocol::ErrorCode::kUnavailable
+                                       : protocol::ErrorCode::kPeerUnavailable;
+  SendError(code, UndeliverableMessage(target, reason), target, ref);
+}
+
+void Session::Close(int code, std::string_view reason) {
+  if (pending_close_) return;
+  pending_close_ = PendingClose{code, std::string(reason)};
+  lws_callback_on_writable(wsi_);
+}
+
+void Session::SendError(protocol::ErrorCode code, std::string_view message, std::string_view to,
+                        std::string_view ref) {
+  Metrics::Increment(env_.metrics.errors, protocol::ErrorCodeName(code));
+  SendOwn(protocol::BuildErrorFrame(code, message, to, ref));
+}
+
+void Session::SendOwn(protocol::Frame frame) {
+  Deliver(routing::RoutedFrame{std::move(frame), routing::Clock::time_point{}});
+}
+
+bool Session::OnWritable() {
+  if (close_sent_) return true;
+  if (outbound_.empty() && pending_close_) {
+    SendCloseFrame();
+    return true;
+  }
+  while (!outbound_.empty()) {
+    routing::RoutedFrame& next = outbound_.front();
+    const size_t size = next.frame.size();
+    const int written = lws_write(wsi_, reinterpret_cast<unsigned char*>(next.frame.mutable_body()),
+                                  size, LWS_WRITE_TEXT);
+    if (written < static_cast<int>(size)) return false;  // the socket failed; lws closes it
+    env_.metrics.bytes_sent += size;
+    if (next.accepted_at != routing::Clock::time_point{}) {
+      const std::chrono::duration<double> latency = routing::Clock::now() - next.accepted_at;
+      env_.metrics.relay_latency.Observe(latency.count());
+    }
+    outbound_bytes_ -= size;
+    outbound_.pop_front();
+    if (lws_send_pipe_choked(wsi_)) break;
+  }
+  if (!outbound_.empty() || pending_close_) lws_callback_on_writable(wsi_);
+  return true;
+}
+
+void Session::CloseNow(int code, std::string_view reason) {
+  Metrics::Increment(env_.metrics.closes, std::to_string(code));
+  // Control frames carry at most 123 bytes of reason.
+  const std::string_view sent = reason.substr(0, 123);
+  lws_close_reason(wsi_, static_cast<lws_close_status>(code),
+                   reinterpret_cast<unsigned char*>(const_cast<char*>(sent.data())), sent.size());
+}
+
+// Debian's libwebsockets 4.1.6 is built with _DEBUG, and with libuv its service loop then closes
+// a connection a second time right after a callback returns -1 ("uv repeat test"), killing the
+// socket before the close frame set by lws_close_reason() is sent. So a close decided outside
+// the receive path writes the close frame itself, then waits for the client's answering close
+// (libwebsockets ends the connection on it) or for the timeout.
+void Session::SendCloseFrame() {
+  constexpr auto kWriteClose = static_cast<lws_write_protocol>(4);  // LWS_WRITE_CLOSE
+  constexpr int kCloseAckTimeoutSeconds = 5;
+  const std::string_view reason = std::string_view(pending_close_->reason).substr(0, 123);
+  unsigned char buffer[LWS_PRE + 125];
+  unsigned char* payload = buffer + LWS_PRE;
+  payload[0] = static_cast<unsigned char>(pending_close_->code >> 8);
+  payload[1] = static_cast<unsigned char>(pending_close_->code & 0xff);
+  std::memcpy(payload + 2, reason.data(), reason.size());
+  Metrics::Increment(env_.metrics.closes, std::to_string(pending_close_->code));
+  close_sent_ = true;
+  lws_write(wsi_, payload, reason.size() + 2, kWriteClose);
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_ACK, kCloseAckTimeoutSeconds);
+}
+
+void Session::OnClosed() { env_.registry.Unregister(peer_, this); }
+
+}  // namespace switchboard::server
