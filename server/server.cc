@@ -91,6 +91,7 @@ int Server::Run() {
   info.timeout_secs_ah_idle = static_cast<unsigned int>(config_.handshake_timeout_seconds);
   info.keepalive_timeout = config_.handshake_timeout_seconds;
   info.retry_and_idle_policy = &idle_policy;
+  info.pcontext = &context_;
 
   context_ = lws_create_context(&info);
   if (context_ == nullptr) {
@@ -121,17 +122,11 @@ int Server::Run() {
       &tick_, [](uv_timer_t* handle) { static_cast<Server*>(handle->data)->OnTick(); }, kTickMs,
       kTickMs);
 
+  // Runs until Shutdown() has destroyed the context and closed every handle.
   uv_run(&loop_, UV_RUN_DEFAULT);
-
-  // Shutdown() stopped the loop: let libwebsockets and our handles finish closing, then free.
+  // The second call frees what could not be freed inside the loop; if libwebsockets already
+  // freed the context, it has set context_ to nullptr (info.pcontext) and this does nothing.
   lws_context_destroy(context_);
-  context_ = nullptr;
-  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigterm_),
-                              reinterpret_cast<uv_handle_t*>(&sigint_),
-                              reinterpret_cast<uv_handle_t*>(&tick_)}) {
-    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
-  }
-  uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
   logger_.Info("stopped");
   return 0;
@@ -313,7 +308,14 @@ void Server::OnTick() {
 void Server::Shutdown() {
   shut_down_ = true;
   logger_.Info("drained", {{"connections_left", static_cast<long long>(sessions_.size())}});
-  uv_stop(&loop_);
+  // Destroying the context from inside the loop lets libwebsockets finish closing its libuv
+  // handles as the loop runs out; with our own handles closed too, uv_run then returns.
+  lws_context_destroy(context_);
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigterm_),
+                              reinterpret_cast<uv_handle_t*>(&sigint_),
+                              reinterpret_cast<uv_handle_t*>(&tick_)}) {
+    uv_close(handle, nullptr);
+  }
 }
 
 std::string Server::RandomPeerId() const {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what building Switchboard needs; with --test, also what its
+# tests need. Installs only what is missing, so it is quick to run again.
+set -euo pipefail
+
+packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libssl-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(libgtest-dev nodejs npm curl)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+# A machine may have node and npm from elsewhere than Debian; they will do.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}")
+  missing=("${missing[@]/npm/}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

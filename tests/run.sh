@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. unit tests (GoogleTest, through ctest) on the release build;
+#   2. integration tests (node's test runner, real WebSocket clients) against the release binary;
+#   3. both again on an AddressSanitizer + UndefinedBehaviorSanitizer build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+bash server/install_deps.sh --test
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+
+build_and_test() {
+  local dir=$1
+  shift
+  echo "=== $dir: build" >&2
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  echo "=== $dir: unit tests" >&2
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+  echo "=== $dir: integration tests" >&2
+  (cd tests && SWITCHBOARD_BIN="$PWD/../$dir/switchboard" npm test)
+}
+
+build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DSWITCHBOARD_SANITIZE=ON
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
