@@ -46,6 +46,28 @@ std::string_view RawSlice(std::string_view text, const Json::Value& value) {
                      static_cast<size_t>(value.getOffsetLimit() - value.getOffsetStart()));
 }
 
+// jsoncpp stops at a NUL byte as if the text ended there; whatever follows the root value must
+// still be checked.
+bool OnlyWhitespaceAfter(std::string_view text, const Json::Value& root) {
+  for (size_t i = static_cast<size_t>(root.getOffsetLimit()); i < text.size(); ++i) {
+    if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') return false;
+  }
+  return true;
+}
+
+// The unknown type as it may be quoted back to the client: printable ASCII, at most 32
+// characters. Anything else (a lone surrogate decodes to bytes that are not UTF-8) is left out,
+// since the error goes back in a text frame that must be valid UTF-8.
+std::string QuotableTypeName(std::string_view name) {
+  constexpr size_t kMaxQuoted = 32;
+  for (char c : name) {
+    if (c < 0x20 || c > 0x7e) return {};
+  }
+  std::string quoted = " \"" + std::string(name.substr(0, kMaxQuoted));
+  if (name.size() > kMaxQuoted) quoted += "...";
+  return quoted + "\"";
+}
+
 bool IsStringOrNumber(const Json::Value& value) {
   switch (value.type()) {
     case Json::stringValue:
@@ -77,6 +99,7 @@ bool IsRelayed(MessageType type) { return type != MessageType::kPing; }
 NativeParser::NativeParser() {
   Json::CharReaderBuilder builder;
   Json::CharReaderBuilder::strictMode(&builder.settings_);
+  builder.settings_["strictRoot"] = false;  // a scalar root gets the clearer "must be an object"
   builder.settings_["stackLimit"] = kMaxJsonDepth;
   reader_.reset(builder.newCharReader());
 }
@@ -91,7 +114,7 @@ bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* 
   } catch (const std::exception&) {  // jsoncpp throws when stackLimit is exceeded
     parsed = false;
   }
-  if (!parsed) return Fail(error, "frame is not valid JSON");
+  if (!parsed || !OnlyWhitespaceAfter(text, root_)) return Fail(error, "frame is not valid JSON");
   if (!root_.isObject()) return Fail(error, "frame must be a JSON object");
 
   // Read "id" first so that every later error can point at the message.
@@ -105,7 +128,9 @@ bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* 
     return Fail(error, "\"type\" must be a string");
   }
   std::optional<MessageType> type = TypeFromName(StringOf(*type_value));
-  if (!type) return Fail(error, "unknown type \"" + std::string(StringOf(*type_value).substr(0, 32)) + "\"");
+  if (!type) {
+    return Fail(error, "unknown type" + QuotableTypeName(StringOf(*type_value)));
+  }
 
   ClientMessage message;
   message.type = *type;
