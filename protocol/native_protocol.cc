@@ -5,6 +5,7 @@
 
 #include "protocol/json_text.h"
 #include "protocol/peer_id.h"
+#include "protocol/strict_json.h"
 
 namespace switchboard::protocol {
 
@@ -114,7 +115,9 @@ bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* 
   } catch (const std::exception&) {  // jsoncpp throws when stackLimit is exceeded
     parsed = false;
   }
-  if (!parsed || !OnlyWhitespaceAfter(text, root_)) return Fail(error, "frame is not valid JSON");
+  if (!parsed || !OnlyWhitespaceAfter(text, root_) || !HasOnlyStrictJsonTokens(text)) {
+    return Fail(error, "frame is not valid JSON");
+  }
   if (!root_.isObject()) return Fail(error, "frame must be a JSON object");
 
   // Read "id" first so that every later error can point at the message.

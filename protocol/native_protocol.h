@@ -32,7 +32,7 @@ struct ClientMessage {
   MessageType type = MessageType::kPing;
   std::string_view to;       // target peer id (validated); empty for ping
   std::string_view payload;  // the payload's raw JSON bytes; "null" for a bye without payload
-  std::string_view ref;      // the raw JSON of "id" (a string with its quotes, or a number), or empty
+  std::string_view ref;  // the raw JSON of "id" (a string with its quotes, or a number), or empty
 };
 
 // Why a frame was refused; becomes a bad-message error. `ref` is set when the frame carried a

@@ -47,8 +47,8 @@ class Registry {
   // the frames queued for `peer` are delivered to `connection`, in order, right after `done`
   // returns and before any frame routed later; so `done` is the place to send a greeting.
   // `connection` is not owned and must stay valid until Unregister(peer, connection).
-  virtual void Register(std::string_view peer, std::string_view token,
-                        PeerConnection* connection, RegisterCallback done) = 0;
+  virtual void Register(std::string_view peer, std::string_view token, PeerConnection* connection,
+                        RegisterCallback done) = 0;
 
   // Releases `peer` if it is still held by `connection`; otherwise does nothing (it was taken
   // over). After this the registry no longer touches `connection`.

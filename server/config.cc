@@ -37,14 +37,14 @@ const std::vector<Flag>& Flags() {
        &Config::max_outbound_bytes, 4096, 1 << 30},
       {"drain-seconds", "on SIGTERM, spread closing the connections over this many seconds",
        nullptr, &Config::drain_seconds, 0, 3600},
-      {"rate-limit", "messages per second one connection may send", nullptr, &Config::rate_limit,
-       1, 1000000},
-      {"rate-burst", "messages one connection may send in a burst", nullptr, &Config::rate_burst,
-       1, 1000000},
+      {"rate-limit", "messages per second one connection may send", nullptr, &Config::rate_limit, 1,
+       1000000},
+      {"rate-burst", "messages one connection may send in a burst", nullptr, &Config::rate_burst, 1,
+       1000000},
       {"flood-strikes", "refused messages within 10 s after which a connection is closed (1008)",
        nullptr, &Config::flood_strikes, 1, 1000000},
-      {"handshake-timeout-seconds", "time a new connection has to complete its handshake",
-       nullptr, &Config::handshake_timeout_seconds, 1, 3600},
+      {"handshake-timeout-seconds", "time a new connection has to complete its handshake", nullptr,
+       &Config::handshake_timeout_seconds, 1, 3600},
       {"ping-interval-seconds", "idle time after which a connection is pinged", nullptr,
        &Config::ping_interval_seconds, 1, 3600},
       {"ping-timeout-seconds", "time a pinged connection has to answer before it is dropped",
@@ -58,7 +58,8 @@ const std::vector<Flag>& Flags() {
 std::string EnvName(const char* flag) {
   std::string name = "SWITCHBOARD_";
   for (const char* c = flag; *c != '\0'; ++c) {
-    name.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*c))));
+    name.push_back(*c == '-' ? '_'
+                             : static_cast<char>(std::toupper(static_cast<unsigned char>(*c))));
   }
   return name;
 }

@@ -28,10 +28,14 @@ class Logger {
   // flushed at once so that a crash loses nothing already logged.
   void Log(LogLevel level, std::string_view message, std::initializer_list<Field> fields = {});
 
-  void Debug(std::string_view m, std::initializer_list<Field> f = {}) { Log(LogLevel::kDebug, m, f); }
+  void Debug(std::string_view m, std::initializer_list<Field> f = {}) {
+    Log(LogLevel::kDebug, m, f);
+  }
   void Info(std::string_view m, std::initializer_list<Field> f = {}) { Log(LogLevel::kInfo, m, f); }
   void Warn(std::string_view m, std::initializer_list<Field> f = {}) { Log(LogLevel::kWarn, m, f); }
-  void Error(std::string_view m, std::initializer_list<Field> f = {}) { Log(LogLevel::kError, m, f); }
+  void Error(std::string_view m, std::initializer_list<Field> f = {}) {
+    Log(LogLevel::kError, m, f);
+  }
 
   bool Enabled(LogLevel level) const { return level >= min_level_; }
 

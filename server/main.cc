@@ -18,8 +18,8 @@ int main(int argc, char** argv) {
   Config config;
   std::string error;
   const std::vector<std::string> args(argv + 1, argv + argc);
-  switch (ParseConfig(args, [](const char* name) { return std::getenv(name); }, hostname, &config,
-                      &error)) {
+  switch (ParseConfig(
+      args, [](const char* name) { return std::getenv(name); }, hostname, &config, &error)) {
     case ConfigAction::kHelp:
       std::fputs(HelpText().c_str(), stdout);
       return 0;

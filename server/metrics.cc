@@ -6,8 +6,7 @@ namespace switchboard::server {
 
 namespace {
 
-void Header(std::string* out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void Header(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
   out->append("# HELP ").append(name).append(" ").append(help).append("\n");
   out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
@@ -20,8 +19,8 @@ void Sample(std::string* out, std::string_view name, std::string_view labels, do
   out->append(" ").append(number).append("\n");
 }
 
-void Single(std::string* out, std::string_view name, std::string_view type,
-            std::string_view help, double value) {
+void Single(std::string* out, std::string_view name, std::string_view type, std::string_view help,
+            double value) {
   Header(out, name, type, help);
   Sample(out, name, "", value);
 }
@@ -76,8 +75,8 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
          "WebSocket connections accepted.", static_cast<double>(connections_accepted));
   Single(&out, "switchboard_peers_registered", "gauge", "Peer ids held on this pod now.",
          static_cast<double>(routing.peers));
-  Single(&out, "switchboard_messages_received_total", "counter",
-         "Messages received from clients.", static_cast<double>(messages_received));
+  Single(&out, "switchboard_messages_received_total", "counter", "Messages received from clients.",
+         static_cast<double>(messages_received));
   Header(&out, "switchboard_messages_relayed_total", "counter",
          "Messages handed on to their target, by path: local (same pod) or remote (another pod).");
   Sample(&out, "switchboard_messages_relayed_total", "path=\"local\"",
@@ -100,8 +99,8 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
            "reason", handshakes_refused);
   Labelled(&out, "switchboard_closes_total", "Connections closed by the server, by close code.",
            "code", closes);
-  Single(&out, "switchboard_bytes_received_total", "counter",
-         "WebSocket message bytes received.", static_cast<double>(bytes_received));
+  Single(&out, "switchboard_bytes_received_total", "counter", "WebSocket message bytes received.",
+         static_cast<double>(bytes_received));
   Single(&out, "switchboard_bytes_sent_total", "counter", "WebSocket message bytes sent.",
          static_cast<double>(bytes_sent));
   Header(&out, "switchboard_relay_latency_seconds", "histogram",

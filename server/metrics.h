@@ -18,9 +18,8 @@ namespace switchboard::server {
 class Histogram {
  public:
   // Upper bounds of the buckets: 50 µs to 1 s, roughly ×2.5 apart.
-  static constexpr std::array<double, 12> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                                     0.0025,  0.005,  0.01,    0.025,  0.1,
-                                                     0.25,    1.0};
+  static constexpr std::array<double, 12> kBounds = {
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0};
 
   void Observe(double seconds);
 
@@ -41,7 +40,7 @@ struct Metrics {
   uint64_t bytes_sent = 0;
   uint64_t messages_received = 0;
   bool draining = false;
-  std::map<std::string, uint64_t, std::less<>> errors;             // by error code
+  std::map<std::string, uint64_t, std::less<>> errors;              // by error code
   std::map<std::string, uint64_t, std::less<>> handshakes_refused;  // by reason
   std::map<std::string, uint64_t, std::less<>> closes;              // by close code
   Histogram relay_latency;  // from accepting a frame to writing it to the target's socket

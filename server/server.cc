@@ -32,8 +32,9 @@ struct SessionSlot {
 void EmitLwsLog(int level, const char* line) {
   std::string_view text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  Logger(LogLevel::kDebug).Log((level & LLL_ERR) ? LogLevel::kError : LogLevel::kWarn, text,
-                               {{"source", "libwebsockets"}});
+  Logger(LogLevel::kDebug)
+      .Log((level & LLL_ERR) ? LogLevel::kError : LogLevel::kWarn, text,
+           {{"source", "libwebsockets"}});
 }
 
 const lws_protocols kProtocols[] = {
@@ -46,9 +47,9 @@ const lws_protocols kProtocols[] = {
 Server::Server(Config config, Logger& logger)
     : config_(std::move(config)),
       logger_(logger),
-      registry_(std::make_unique<routing::EmbeddedRegistry>(routing::EmbeddedRegistry::Options{
-          std::chrono::milliseconds(config_.expire_ms),
-          static_cast<size_t>(config_.max_queued_per_peer)})),
+      registry_(std::make_unique<routing::EmbeddedRegistry>(
+          routing::EmbeddedRegistry::Options{std::chrono::milliseconds(config_.expire_ms),
+                                             static_cast<size_t>(config_.max_queued_per_peer)})),
       session_env_{config_, *registry_, metrics_, parser_, logger_} {
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
@@ -100,8 +101,8 @@ int Server::Run() {
     return 1;
   }
   const int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(context_, "default"));
-  const std::string url = "ws://" + config_.host + ":" + std::to_string(port) +
-                          std::string(kWebSocketPath);
+  const std::string url =
+      "ws://" + config_.host + ":" + std::to_string(port) + std::string(kWebSocketPath);
   logger_.Info("listening", {{"host", config_.host},
                              {"port", port},
                              {"pod", config_.pod_id},
@@ -220,8 +221,8 @@ void Server::OnEstablished(lws* wsi, void* user) {
     lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
     return;
   }
-  auto* session = new Session(session_env_, wsi, std::move(handshake.peer),
-                              std::move(handshake.token));
+  auto* session =
+      new Session(session_env_, wsi, std::move(handshake.peer), std::move(handshake.token));
   static_cast<SessionSlot*>(user)->session = session;
   sessions_.insert(session);
   session->Start();
@@ -251,8 +252,8 @@ bool Server::WriteHttpResponse(lws* wsi, int status, std::string_view content_ty
   unsigned char* p = start;
   unsigned char* end = headers + sizeof(headers) - 1;
   const std::string type(content_type);
-  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), type.c_str(),
-                                  body.size(), &p, end) != 0 ||
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), type.c_str(), body.size(),
+                                  &p, end) != 0 ||
       lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
     return false;
   }
@@ -311,9 +312,9 @@ void Server::Shutdown() {
   // Destroying the context from inside the loop lets libwebsockets finish closing its libuv
   // handles as the loop runs out; with our own handles closed too, uv_run then returns.
   lws_context_destroy(context_);
-  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigterm_),
-                              reinterpret_cast<uv_handle_t*>(&sigint_),
-                              reinterpret_cast<uv_handle_t*>(&tick_)}) {
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&tick_)}) {
     uv_close(handle, nullptr);
   }
 }

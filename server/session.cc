@@ -53,8 +53,7 @@ void Session::Start() {
         Close(kCloseIdTaken, "id-taken");
         break;
       case routing::RegisterResult::kUnavailable:
-        SendError(protocol::ErrorCode::kUnavailable, "the routing backend is unreachable", {},
-                  {});
+        SendError(protocol::ErrorCode::kUnavailable, "the routing backend is unreachable", {}, {});
         Close(kClosePolicy, "unavailable");
         break;
     }
@@ -119,9 +118,8 @@ void Session::HandleMessage(std::string_view text, routing::Clock::time_point no
   if (!registered_) return;  // Start() refused the id and the connection is closing
   env_.registry.Route(
       peer_, message.to,
-      routing::RoutedFrame{protocol::BuildRelayFrame(message.type, peer_, message.to,
-                                                     message.payload),
-                           now},
+      routing::RoutedFrame{
+          protocol::BuildRelayFrame(message.type, peer_, message.to, message.payload), now},
       ref);
 }
 

@@ -70,7 +70,9 @@ TEST_F(ConfigTest, PodIdFallsBackToPodNameThenHostname) {
   EXPECT_EQ(config_.pod_id, "explicit");
 }
 
-TEST_F(ConfigTest, HelpIsRecognised) { EXPECT_EQ(Parse({"--port", "1", "--help"}), ConfigAction::kHelp); }
+TEST_F(ConfigTest, HelpIsRecognised) {
+  EXPECT_EQ(Parse({"--port", "1", "--help"}), ConfigAction::kHelp);
+}
 
 TEST_F(ConfigTest, BadInputIsRefusedWithAReason) {
   EXPECT_EQ(Parse({"--nope", "1"}), ConfigAction::kError);
@@ -91,12 +93,26 @@ TEST_F(ConfigTest, BadInputIsRefusedWithAReason) {
 
 TEST_F(ConfigTest, HelpListsEveryFlagWithItsVariableAndDefault) {
   const std::string help = HelpText();
-  for (const char* expected :
-       {"--host", "SWITCHBOARD_HOST", "--port", "default 8080", "--pod-id", "--expire-ms",
-        "SWITCHBOARD_EXPIRE_MS", "default 5000", "--max-message-bytes", "default 65536",
-        "--drain-seconds", "--rate-limit", "--rate-burst", "--flood-strikes",
-        "--handshake-timeout-seconds", "--ping-interval-seconds", "--ping-timeout-seconds",
-        "--log-level", "--max-queued-per-peer", "--max-outbound-bytes"}) {
+  for (const char* expected : {"--host",
+                               "SWITCHBOARD_HOST",
+                               "--port",
+                               "default 8080",
+                               "--pod-id",
+                               "--expire-ms",
+                               "SWITCHBOARD_EXPIRE_MS",
+                               "default 5000",
+                               "--max-message-bytes",
+                               "default 65536",
+                               "--drain-seconds",
+                               "--rate-limit",
+                               "--rate-burst",
+                               "--flood-strikes",
+                               "--handshake-timeout-seconds",
+                               "--ping-interval-seconds",
+                               "--ping-timeout-seconds",
+                               "--log-level",
+                               "--max-queued-per-peer",
+                               "--max-outbound-bytes"}) {
     EXPECT_NE(help.find(expected), std::string::npos) << expected;
   }
 }
