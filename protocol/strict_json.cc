@@ -43,6 +43,8 @@ bool HasOnlyStrictJsonTokens(std::string_view text) {
       while (end < text.size() && kNumberChars.find(text[end]) != std::string_view::npos) ++end;
       if (!IsStrictNumber(text.substr(i, end - i))) return false;
       i = end;
+    } else if (c == '/') {  // a comment: jsoncpp skips them even in strict mode
+      return false;
     } else {
       ++i;
     }

@@ -67,15 +67,58 @@ Server::~Server() = default;
 
 int Server::Run() {
   uv_loop_init(&loop_);
-  loop_.data = this;
+  // Signals are handled from before the first connection can arrive: a SIGTERM in between
+  // must drain, not kill.
+  StartOwnHandles();
+  if (!StartLibwebsockets()) {
+    logger_.Error("cannot listen", {{"host", config_.host}, {"port", config_.port}});
+    CloseOwnHandles();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return 1;
+  }
+  const int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(context_, "default"));
+  const std::string url =
+      "ws://" + config_.host + ":" + std::to_string(port) + std::string(kWebSocketPath);
+  logger_.Info("listening", {{"host", config_.host},
+                             {"port", port},
+                             {"pod", config_.pod_id},
+                             {"url", url},
+                             {"routing", "embedded"}});
 
+  // Runs until Shutdown() has destroyed the context and closed every handle.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // The second call frees what could not be freed inside the loop; if libwebsockets already
+  // freed the context, it has set context_ to nullptr (info.pcontext) and this does nothing.
+  lws_context_destroy(context_);
+  uv_loop_close(&loop_);
+  logger_.Info("stopped");
+  return 0;
+}
+
+void Server::StartOwnHandles() {
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  auto on_signal = [](uv_signal_t* handle, int signal) {
+    static_cast<Server*>(handle->data)->OnSignal(signal);
+  };
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_timer_init(&loop_, &tick_);
+  tick_.data = this;
+  auto on_tick = [](uv_timer_t* handle) { static_cast<Server*>(handle->data)->OnTick(); };
+  uv_timer_start(&tick_, on_tick, kTickMs, kTickMs);
+}
+
+bool Server::StartLibwebsockets() {
   const int lws_levels = logger_.Enabled(LogLevel::kDebug)
                              ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO | LLL_DEBUG
                              : LLL_ERR | LLL_WARN;
   lws_set_log_level(lws_levels, EmitLwsLog);
-  lws_retry_bo_t idle_policy{};
-  idle_policy.secs_since_valid_ping = static_cast<uint16_t>(config_.ping_interval_seconds);
-  idle_policy.secs_since_valid_hangup =
+
+  idle_policy_.secs_since_valid_ping = static_cast<uint16_t>(config_.ping_interval_seconds);
+  idle_policy_.secs_since_valid_hangup =
       static_cast<uint16_t>(config_.ping_interval_seconds + config_.ping_timeout_seconds);
 
   void* foreign_loops[] = {&loop_};
@@ -91,46 +134,10 @@ int Server::Run() {
   info.timeout_secs = static_cast<unsigned int>(config_.handshake_timeout_seconds);
   info.timeout_secs_ah_idle = static_cast<unsigned int>(config_.handshake_timeout_seconds);
   info.keepalive_timeout = config_.handshake_timeout_seconds;
-  info.retry_and_idle_policy = &idle_policy;
+  info.retry_and_idle_policy = &idle_policy_;
   info.pcontext = &context_;
-
   context_ = lws_create_context(&info);
-  if (context_ == nullptr) {
-    logger_.Error("cannot listen", {{"host", config_.host}, {"port", config_.port}});
-    uv_loop_close(&loop_);
-    return 1;
-  }
-  const int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(context_, "default"));
-  const std::string url =
-      "ws://" + config_.host + ":" + std::to_string(port) + std::string(kWebSocketPath);
-  logger_.Info("listening", {{"host", config_.host},
-                             {"port", port},
-                             {"pod", config_.pod_id},
-                             {"url", url},
-                             {"routing", "embedded"}});
-
-  uv_signal_init(&loop_, &sigterm_);
-  uv_signal_init(&loop_, &sigint_);
-  sigterm_.data = sigint_.data = this;
-  auto on_signal = [](uv_signal_t* handle, int signal) {
-    static_cast<Server*>(handle->data)->OnSignal(signal);
-  };
-  uv_signal_start(&sigterm_, on_signal, SIGTERM);
-  uv_signal_start(&sigint_, on_signal, SIGINT);
-  uv_timer_init(&loop_, &tick_);
-  tick_.data = this;
-  uv_timer_start(
-      &tick_, [](uv_timer_t* handle) { static_cast<Server*>(handle->data)->OnTick(); }, kTickMs,
-      kTickMs);
-
-  // Runs until Shutdown() has destroyed the context and closed every handle.
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  // The second call frees what could not be freed inside the loop; if libwebsockets already
-  // freed the context, it has set context_ to nullptr (info.pcontext) and this does nothing.
-  lws_context_destroy(context_);
-  uv_loop_close(&loop_);
-  logger_.Info("stopped");
-  return 0;
+  return context_ != nullptr;
 }
 
 int Server::Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -151,6 +158,7 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
       return 0;
     case LWS_CALLBACK_RECEIVE:
       if (slot == nullptr || slot->session == nullptr) return -1;
+      lws_validity_confirmed(wsi);  // any traffic proves the peer alive, not only pongs
       return slot->session->OnReceive(static_cast<const char*>(in), len) ? 0 : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       if (slot == nullptr || slot->session == nullptr) return 0;
@@ -313,6 +321,14 @@ void Server::Shutdown() {
   // handles as the loop runs out; with our own handles closed too, uv_run then returns.
   lws_context_destroy(context_);
   for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&tick_)}) {
+    uv_close(handle, nullptr);
+  }
+}
+
+void Server::CloseOwnHandles() {
+  for (auto* handle :
        {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
         reinterpret_cast<uv_handle_t*>(&tick_)}) {
     uv_close(handle, nullptr);

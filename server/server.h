@@ -68,6 +68,13 @@ class Server {
   void OnTick();
   void BeginDrain();
   void CloseSomeForDrain();
+  // Starts the signal handlers and the housekeeping timer.
+  void StartOwnHandles();
+  void CloseOwnHandles();
+
+  // Creates the libwebsockets context on our loop and starts listening. False on failure.
+  bool StartLibwebsockets();
+
   void Shutdown();
 
   std::string RandomPeerId() const;
@@ -79,6 +86,7 @@ class Server {
   uv_signal_t sigint_{};
   uv_timer_t tick_{};
   lws_context* context_ = nullptr;
+  lws_retry_bo_t idle_policy_{};  // libwebsockets keeps a pointer to it
   Metrics metrics_;
   protocol::NativeParser parser_;
   std::unique_ptr<routing::Registry> registry_;

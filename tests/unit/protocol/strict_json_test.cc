@@ -16,9 +16,10 @@ TEST(StrictJsonTest, AcceptsRfcNumbersAndStrings) {
 
 TEST(StrictJsonTest, RefusesWhatJsoncppLetsThrough) {
   using namespace std::string_literals;
-  for (const std::string& text : {R"({"a":01})"s, R"({"a":+1})"s, R"({"a":1.})"s,
-                                  R"({"a":-})"s, R"({"a":.5})"s, R"({"a":1e})"s,
-                                  "{\"a\":\"line\nbreak\"}"s, "{\"a\":\"nul\0\"}"s}) {
+  for (const std::string& text :
+       {R"({"a":01})"s, R"({"a":+1})"s, R"({"a":1.})"s, R"({"a":-})"s, R"({"a":.5})"s,
+        R"({"a":1e})"s, "{\"a\":\"line\nbreak\"}"s, "{\"a\":\"nul\0\"}"s, R"({"a":1 /* c */})"s,
+        "{\"a\":1 // c\n}"s}) {
     EXPECT_FALSE(HasOnlyStrictJsonTokens(text)) << text;
   }
 }

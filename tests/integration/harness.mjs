@@ -1,0 +1,836 @@
+// Test harness for the Switchboard integration tests (docs/protocol.md is the contract).
+//
+//   const srv = await startServer({ 'expire-ms': 300 });   // stopped by an `after` hook
+//   const a = await connectPeer(srv, 'A');                   // open + await welcome
+//   a.send({ type: 'ping', id: 1 });
+//   const pong = await a.next();                             // next JSON frame (times out clearly)
+//
+// The binary is $SWITCHBOARD_BIN, else <repo>/build/switchboard.
+//
+// Run:   cd tests && npm ci && npm test                 (all files, one at a time)
+//        node --test --test-reporter=spec integration/drain.test.mjs      (one file)
+//        node --test --test-name-pattern='ping' integration/             (matching tests)
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+
+export { WebSocket, sleep };
+
+export const BIN = process.env.SWITCHBOARD_BIN
+  ? process.env.SWITCHBOARD_BIN
+  : fileURLToPath(new URL('../../build/switchboard', import.meta.url));
+
+const DEFAULT_NEXT_TIMEOUT_MS = 3000;
+const LISTEN_TIMEOUT_MS = 10000;
+const STOP_GRACE_MS = 5000;
+
+// ---------------------------------------------------------------------------------------------
+// Ports and processes
+
+// A TCP port that was free a moment ago: listen on port 0, read the port, close.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const liveChildren = new Set();
+process.on('exit', () => {
+  for (const child of liveChildren) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+let podCounter = 0;
+
+function tail(lines, n = 30) {
+  const t = lines.slice(-n);
+  return t.length ? t.map((l) => `    | ${l}`).join('\n') : '    | (no output)';
+}
+
+// Environment for the child: ours minus any SWITCHBOARD_* / POD_NAME that could change its config,
+// plus `env`.
+function childEnv(env) {
+  const out = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('SWITCHBOARD_') || k === 'POD_NAME') continue;
+    out[k] = v;
+  }
+  return { ...out, ...env };
+}
+
+function flagArgs(flags) {
+  const args = [];
+  for (const [name, value] of Object.entries(flags)) {
+    if (value === null || value === undefined) continue;
+    args.push(`--${name}`, String(value));
+  }
+  return args;
+}
+
+// Runs the binary with `args` to completion (for --help and config errors).
+export function runOnce(args, { env = {}, timeoutMs = 5000 } = {}) {
+  assertBinaryExists();
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    liveChildren.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${BIN} ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      liveChildren.delete(child);
+      // 'exit' can precede the last 'data' events; 'close' follows them.
+      child.on('close', () => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+}
+
+function assertBinaryExists() {
+  if (!existsSync(BIN)) {
+    throw new Error(
+      `switchboard binary not found at ${BIN}: build it (cmake -B build && cmake --build build) ` +
+        'or point SWITCHBOARD_BIN at it',
+    );
+  }
+}
+
+// Starts a server on a free port of 127.0.0.1 with a unique --pod-id and waits for its
+// "listening" log line. With `t` (a test context) it is stopped by `t.after`; otherwise call
+// srv.stop() (or use serverFixture, which does it for a whole describe block).
+//
+// `flags` override the harness defaults; a flag set to null is not passed at all (so that an env
+// var or the built-in default applies). `env` adds environment variables.
+export async function startServer(flags = {}, { env = {}, t } = {}) {
+  assertBinaryExists();
+  const port = await freePort();
+  const pod = `pod-${process.pid}-${++podCounter}`;
+  const allFlags = {
+    host: '127.0.0.1',
+    port,
+    'pod-id': pod,
+    // Teardown sends SIGTERM; keep it short unless a test needs the drain.
+    'drain-seconds': 1,
+    ...flags,
+  };
+  const args = flagArgs(allFlags);
+  const child = spawn(BIN, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  liveChildren.add(child);
+  // Where it listens and what it calls itself: the flag, else the env var the test set.
+  const pick = (name) => allFlags[name] ?? env[`SWITCHBOARD_${name.toUpperCase().replaceAll('-', '_')}`];
+  const srv = new Server(child, args, {
+    host: pick('host'),
+    port: Number(pick('port')),
+    pod: pick('pod-id'),
+  });
+  if (t) t.after(() => srv.stop());
+  try {
+    await srv.waitForListening();
+  } catch (err) {
+    if (srv.running) {
+      srv.signal('SIGKILL');
+      await srv.exited;
+    }
+    throw err;
+  }
+  return srv;
+}
+
+// Call synchronously inside a describe() body: one server for the whole block, started in a
+// `before` hook and stopped in an `after` hook. Read it as fixture.srv inside the tests.
+export function serverFixture(flags = {}, options = {}) {
+  const fixture = { srv: null };
+  before(async () => {
+    fixture.srv = await startServer(flags, options);
+  });
+  after(async () => {
+    if (fixture.srv) await fixture.srv.stop();
+  });
+  return fixture;
+}
+
+export class Server {
+  constructor(child, args, { host, port, pod }) {
+    this.child = child;
+    this.args = args;
+    this.host = host;
+    this.port = port;
+    this.pod = pod;
+    this.stderrLines = [];
+    this.stdoutText = '';
+    this.logs = []; // parsed stderr lines
+    this.badLogLines = []; // stderr lines that are not a JSON object with a known "level"
+    this.signalsSent = [];
+    this.clients = new Set();
+    this.exitInfo = null;
+    this._logWaiters = [];
+    this._stopped = false;
+
+    let partial = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      partial += chunk;
+      let nl;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        this._onStderrLine(partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+    });
+    child.stderr.on('end', () => {
+      if (partial) this._onStderrLine(partial);
+      partial = '';
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => (this.stdoutText += d));
+    child.on('error', (err) => {
+      this.spawnError = err;
+    });
+    this.exited = new Promise((resolve) => {
+      // 'close' fires after the process exited and its stdio ended, so all logs are in.
+      child.on('close', (code, signal) => {
+        liveChildren.delete(child);
+        this.exitInfo = { code, signal, at: Date.now() };
+        for (const w of this._logWaiters) w.onExit();
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  _onStderrLine(line) {
+    if (line === '') return;
+    this.stderrLines.push(line);
+    let obj;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      obj = undefined;
+    }
+    if (
+      obj === null ||
+      typeof obj !== 'object' ||
+      Array.isArray(obj) ||
+      !['debug', 'info', 'warn', 'error'].includes(obj.level)
+    ) {
+      this.badLogLines.push(line);
+      return;
+    }
+    this.logs.push(obj);
+    for (const w of [...this._logWaiters]) w.check(obj);
+  }
+
+  describe() {
+    return `switchboard ${this.args.join(' ')}`;
+  }
+
+  stderrTail(n = 30) {
+    return tail(this.stderrLines, n);
+  }
+
+  // Resolves with the first log object (already logged or future) for which pred is true.
+  waitForLog(pred, timeoutMs = 5000, what = 'log line') {
+    const found = this.logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const w = {
+        check: (obj) => {
+          if (pred(obj)) done(() => resolve(obj));
+        },
+        onExit: () =>
+          done(() =>
+            reject(
+              new Error(
+                `server exited (code ${this.exitInfo.code}, signal ${this.exitInfo.signal}) ` +
+                  `before logging ${what}\n  ${this.describe()}\n  stderr:\n${this.stderrTail()}`,
+              ),
+            ),
+          ),
+      };
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(
+              new Error(
+                `no ${what} within ${timeoutMs} ms\n  ${this.describe()}\n  stderr:\n${this.stderrTail()}`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
+      const done = (fn) => {
+        clearTimeout(timer);
+        this._logWaiters = this._logWaiters.filter((x) => x !== w);
+        fn();
+      };
+      this._logWaiters.push(w);
+      if (this.exitInfo) w.onExit();
+    });
+  }
+
+  async waitForListening() {
+    const line = await this.waitForLog((o) => o.msg === 'listening', LISTEN_TIMEOUT_MS, '"listening"');
+    assert.equal(
+      Number(line.port),
+      this.port,
+      `"listening" log line reports port ${line.port}, expected ${this.port}: ${JSON.stringify(line)}`,
+    );
+    this.listening = line;
+    this.listeningAt = Date.now();
+  }
+
+  // If the server is gone, why (for error messages about failed connections).
+  deathNote() {
+    if (!this.exitInfo) return '';
+    return (
+      `\n  (the server is not running: it exited with code ${this.exitInfo.code}, signal ${this.exitInfo.signal}` +
+      `${this.signalsSent.length ? ` after ${this.signalsSent.join(', ')}` : ' on its own'})\n  stderr tail:\n${this.stderrTail(15)}`
+    );
+  }
+
+  get running() {
+    return this.exitInfo === null;
+  }
+
+  wsUrl({ peer, token, path = '/ws', query } = {}) {
+    const params = new URLSearchParams();
+    if (peer !== undefined) params.set('peer', peer);
+    if (token !== undefined) params.set('token', token);
+    let qs = params.toString();
+    if (query !== undefined) qs = qs ? `${qs}&${query}` : query;
+    return `ws://${this.host}:${this.port}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  // GET over a fresh HTTP/1.1 connection (no keep-alive: a pooled socket would outlive the test).
+  get(path, { timeoutMs = 3000 } = {}) {
+    return httpGet(this.host, this.port, path, timeoutMs);
+  }
+
+  async metrics() {
+    const res = await this.get('/metrics');
+    assert.equal(res.status, 200, `GET /metrics returned ${res.status}: ${res.body}`);
+    return parseMetrics(res.body);
+  }
+
+  signal(sig) {
+    this.signalsSent.push(sig);
+    this.child.kill(sig);
+  }
+
+  // Resolves with {code, signal} once the process exits, or rejects after timeoutMs.
+  async waitForExit(timeoutMs) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `server did not exit within ${timeoutMs} ms (signals sent: ${this.signalsSent.join(', ') || 'none'})` +
+                `\n  stderr:\n${this.stderrTail()}`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // Fails if any stderr line so far is not a JSON object with a "level".
+  assertLogsAreJson() {
+    assert.deepEqual(
+      this.badLogLines,
+      [],
+      `every stderr line must be a JSON object with a "level" field; these are not:\n${tail(this.badLogLines, 20)}`,
+    );
+  }
+
+  // Teardown: drop our clients, SIGTERM, SIGKILL after a grace period. Fails if the server had
+  // died on its own, needed SIGKILL, exited non-zero after a SIGTERM, or logged non-JSON.
+  async stop() {
+    if (this._stopped) return;
+    this._stopped = true;
+    for (const c of this.clients) c.terminate();
+    const problems = [];
+    if (this.exitInfo && this.signalsSent.length === 0) {
+      problems.push(
+        `server exited on its own during the test (code ${this.exitInfo.code}, signal ${this.exitInfo.signal})`,
+      );
+    }
+    if (this.running) {
+      const hadSignals = this.signalsSent.length > 0;
+      // A SIGTERM within a few ms of "listening" is a separate case (drain.test.mjs tests it);
+      // teardown should not trip over it.
+      const sinceListening = Date.now() - (this.listeningAt ?? 0);
+      if (!hadSignals && sinceListening < 200) await sleep(200 - sinceListening);
+      this.signal('SIGTERM');
+      try {
+        const { code, signal } = await this.waitForExit(STOP_GRACE_MS);
+        if (!hadSignals && (code !== 0 || signal !== null)) {
+          problems.push(`server exited with code ${code}, signal ${signal} after SIGTERM (expected code 0)`);
+        }
+      } catch {
+        this.signal('SIGKILL');
+        await this.exited;
+        problems.push(`server was still running ${STOP_GRACE_MS} ms after SIGTERM with no clients; killed`);
+      }
+    } else if (this.exitInfo.signal && !this.signalsSent.includes(this.exitInfo.signal)) {
+      problems.push(`server died from ${this.exitInfo.signal}`);
+    }
+    if (this.badLogLines.length) {
+      problems.push(`stderr lines that are not JSON objects with "level":\n${tail(this.badLogLines, 20)}`);
+    }
+    if (problems.length) {
+      throw new Error(`${problems.join('\n')}\n  ${this.describe()}\n  stderr tail:\n${this.stderrTail()}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+export function httpGet(host, port, path, timeoutMs = 3000) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host, port, path, method: 'GET', agent: false, headers: { connection: 'close' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no response within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// Prometheus text -> { samples: [{name, labels, value}], types: Map(name -> type), text }
+export function parseMetrics(text) {
+  const samples = [];
+  const types = new Map();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('#')) {
+      const m = /^#\s*TYPE\s+(\S+)\s+(\S+)/.exec(line);
+      if (m) types.set(m[1], m[2]);
+      continue;
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$/.exec(line);
+    if (!m) throw new Error(`unparsable metrics line: ${JSON.stringify(raw)}`);
+    const labels = {};
+    if (m[3]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?/g;
+      let lm;
+      while ((lm = re.exec(m[3]))) labels[lm[1]] = lm[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+    }
+    const v = m[4];
+    const value = v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v);
+    samples.push({ name: m[1], labels, value });
+  }
+  return {
+    text,
+    samples,
+    types,
+    // Sum of the samples named `name` whose labels include all of `labels` (0 if none).
+    sum(name, labels = {}) {
+      return this.find(name, labels).reduce((acc, s) => acc + s.value, 0);
+    },
+    find(name, labels = {}) {
+      return samples.filter(
+        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      );
+    },
+    has(name) {
+      return samples.some((s) => s.name === name) || types.has(name);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON text helpers
+
+// The top-level members of a JSON object text, as the raw text of each value (trimmed). Used to
+// check that a relayed payload is byte-identical. Throws on a duplicate key or malformed text.
+export function rawMembers(text) {
+  let i = 0;
+  const fail = (what) => {
+    throw new Error(`rawMembers: ${what} at offset ${i} of ${JSON.stringify(text)}`);
+  };
+  const skipWs = () => {
+    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+  };
+  const str = () => {
+    if (text[i] !== '"') fail('expected a string');
+    const start = i++;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '\\') i += 2;
+      else if (c === '"') return text.slice(start, ++i);
+      else i++;
+    }
+    return fail('unterminated string');
+  };
+  const value = () => {
+    const start = i;
+    const c = text[i];
+    if (c === '"') {
+      str();
+    } else if (c === '{' || c === '[') {
+      let depth = 0;
+      while (i < text.length) {
+        const d = text[i];
+        if (d === '"') {
+          str();
+          continue;
+        }
+        if (d === '{' || d === '[') depth++;
+        else if (d === '}' || d === ']') {
+          depth--;
+          if (depth === 0) {
+            i++;
+            break;
+          }
+        }
+        i++;
+      }
+      if (depth !== 0) fail('unbalanced brackets');
+    } else {
+      while (i < text.length && !',}] \t\r\n'.includes(text[i])) i++;
+    }
+    if (i === start) fail('expected a value');
+    return text.slice(start, i);
+  };
+  const out = new Map();
+  skipWs();
+  if (text[i] !== '{') fail('expected "{"');
+  i++;
+  skipWs();
+  if (text[i] === '}') return out;
+  for (;;) {
+    skipWs();
+    const key = JSON.parse(str());
+    skipWs();
+    if (text[i] !== ':') fail('expected ":"');
+    i++;
+    skipWs();
+    if (out.has(key)) fail(`duplicate key ${JSON.stringify(key)}`);
+    out.set(key, value());
+    skipWs();
+    if (text[i] === ',') {
+      i++;
+      continue;
+    }
+    if (text[i] === '}') break;
+    fail('expected "," or "}"');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket clients
+
+let clientCounter = 0;
+
+export class Client {
+  constructor(ws, label, srv) {
+    this.ws = ws;
+    this.label = label;
+    this.srv = srv;
+    this.frames = []; // every frame received: {text, msg, binary, at}
+    this.queue = []; // frames not yet consumed by next()
+    this.errors = []; // 'error' events
+    this.pings = 0; // WebSocket-level pings received
+    this.closeInfo = null;
+    this._waiter = null;
+
+    ws.on('message', (data, isBinary) => {
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data).toString('utf8');
+      let msg;
+      let parseError = null;
+      if (isBinary) parseError = 'server sent a binary frame (every frame must be text)';
+      else {
+        try {
+          msg = JSON.parse(text);
+          if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+            parseError = 'server sent a JSON value that is not an object';
+          }
+        } catch (e) {
+          parseError = `server sent a text frame that is not JSON (${e.message})`;
+        }
+      }
+      const frame = { text, msg, binary: isBinary, parseError, at: Date.now() };
+      this.frames.push(frame);
+      this.queue.push(frame);
+      this._wake();
+    });
+    ws.on('ping', () => this.pings++);
+    ws.on('error', (err) => this.errors.push(err));
+    this.closedPromise = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString('utf8'), at: Date.now() };
+        this._wake();
+        resolve(this.closeInfo);
+      });
+    });
+  }
+
+  _wake() {
+    if (this._waiter) this._waiter();
+  }
+
+  _describeRecent() {
+    const recent = this.frames.slice(-5).map((f) => `      ${f.text.slice(0, 300)}`);
+    return recent.length ? recent.join('\n') : '      (none)';
+  }
+
+  // Resolves with the next frame received as {text, msg}; rejects if none arrives in time or the
+  // connection closes first.
+  async nextFrame(timeoutMs = DEFAULT_NEXT_TIMEOUT_MS, what = 'the next message') {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.queue.length) {
+        const frame = this.queue.shift();
+        if (frame.parseError) {
+          assert.fail(`[${this.label}] ${frame.parseError}: ${JSON.stringify(frame.text.slice(0, 300))}`);
+        }
+        return frame;
+      }
+      if (this.closeInfo) {
+        assert.fail(
+          `[${this.label}] connection closed (code ${this.closeInfo.code}, reason ${JSON.stringify(this.closeInfo.reason)}) ` +
+            `while waiting for ${what}; last frames received:\n${this._describeRecent()}`,
+        );
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        assert.fail(
+          `[${this.label}] timed out after ${timeoutMs} ms waiting for ${what}; ` +
+            `${this.frames.length} frame(s) received so far, last ones:\n${this._describeRecent()}`,
+        );
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this._waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this._waiter = null;
+    }
+  }
+
+  // The next message, parsed.
+  async next(timeoutMs = DEFAULT_NEXT_TIMEOUT_MS, what) {
+    return (await this.nextFrame(timeoutMs, what)).msg;
+  }
+
+  // The next message, asserting its type (and, for errors, its code).
+  async expect(type, { code, timeoutMs = DEFAULT_NEXT_TIMEOUT_MS } = {}) {
+    const what = code ? `a ${type} frame with code ${code}` : `a ${type} frame`;
+    const msg = await this.next(timeoutMs, what);
+    assert.equal(msg.type, type, `[${this.label}] expected ${what}, got ${JSON.stringify(msg)}`);
+    if (code !== undefined) {
+      assert.equal(msg.code, code, `[${this.label}] expected ${what}, got ${JSON.stringify(msg)}`);
+    }
+    return msg;
+  }
+
+  // `n` messages, in order.
+  async collect(n, timeoutMs = 10000) {
+    const deadline = Date.now() + timeoutMs;
+    const out = [];
+    while (out.length < n) {
+      const left = Math.max(1, deadline - Date.now());
+      out.push(await this.next(left, `message ${out.length + 1} of ${n}`));
+    }
+    return out;
+  }
+
+  // Fails if any message arrives within `ms` (or is already waiting).
+  async expectNothing(ms, why = '') {
+    await sleep(ms);
+    if (this.queue.length) {
+      const extra = this.queue.map((f) => `      ${f.text.slice(0, 300)}`).join('\n');
+      assert.fail(`[${this.label}] expected no message${why ? ` (${why})` : ''}, got:\n${extra}`);
+    }
+  }
+
+  // Resolves with {code, reason} when the connection closes; rejects after timeoutMs.
+  async closed(timeoutMs = DEFAULT_NEXT_TIMEOUT_MS) {
+    if (this.closeInfo) return this.closeInfo;
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new assert.AssertionError({
+              message:
+                `[${this.label}] connection still open ${timeoutMs} ms later (expected it to be closed); ` +
+                `last frames received:\n${this._describeRecent()}`,
+            }),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.closedPromise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get isOpen() {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(obj) {
+    this.sendRaw(JSON.stringify(obj));
+  }
+
+  sendRaw(data, options = {}) {
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      const state = this.closeInfo
+        ? `closed with code ${this.closeInfo.code}, reason ${JSON.stringify(this.closeInfo.reason)}`
+        : ['connecting', 'open', 'closing', 'closed'][this.ws.readyState];
+      assert.fail(`[${this.label}] cannot send: the connection is ${state}`);
+    }
+    this.ws.send(data, options);
+  }
+
+  // Sends a ping with a fresh id and asserts that the next message is its pong: the connection is
+  // open and the server is still reading it.
+  async assertAlive(why = '') {
+    const id = `alive-${++clientCounter}`;
+    this.send({ type: 'ping', id });
+    const msg = await this.next(DEFAULT_NEXT_TIMEOUT_MS, `the pong for ping ${id}${why ? ` (${why})` : ''}`);
+    assert.deepEqual(
+      { type: msg.type, ref: msg.ref },
+      { type: 'pong', ref: id },
+      `[${this.label}] expected {"type":"pong","ref":"${id}"}${why ? ` (${why})` : ''}, got ${JSON.stringify(msg)}`,
+    );
+  }
+
+  // Waits until everything queued by send() has been handed to the kernel.
+  async flush(timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    while (this.ws.bufferedAmount > 0) {
+      if (Date.now() > deadline) assert.fail(`[${this.label}] send buffer did not drain within ${timeoutMs} ms`);
+      await sleep(2);
+    }
+  }
+
+  close(code = 1000, reason = '') {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code, reason);
+    }
+  }
+
+  terminate() {
+    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
+  }
+}
+
+// Opens a WebSocket to `srv` and resolves with a Client once the handshake succeeded; rejects with
+// a readable error (including the HTTP status) if it is refused.
+export function openClient(srv, { peer, token, path, query, label, wsOptions = {}, timeoutMs = 3000 } = {}) {
+  const url = srv.wsUrl({ peer, token, path, query });
+  const name = label ?? peer ?? `client${++clientCounter}`;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, ...wsOptions });
+    const client = new Client(ws, name, srv);
+    srv.clients.add(client);
+    ws.once('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        ws.terminate();
+        reject(new Error(`[${name}] handshake to ${url} refused: HTTP ${res.statusCode} ${JSON.stringify(body)}`));
+      });
+    });
+    ws.once('open', () => resolve(client));
+    ws.once('error', (err) => reject(new Error(`[${name}] cannot connect to ${url}: ${err.message}${srv.deathNote()}`)));
+  });
+}
+
+// Opens a client that claims `peer` (undefined: let the server pick) and asserts that its first
+// frame is a welcome for that id and this server's pod. `client.welcome` holds that frame.
+export async function connectPeer(srv, peer, opts = {}) {
+  const client = await openClient(srv, { peer, ...opts });
+  const welcome = await client.next(DEFAULT_NEXT_TIMEOUT_MS, 'welcome');
+  assert.equal(welcome.type, 'welcome', `[${client.label}] first frame must be welcome, got ${JSON.stringify(welcome)}`);
+  if (peer !== undefined) {
+    assert.equal(welcome.peer, peer, `[${client.label}] welcome for the wrong id: ${JSON.stringify(welcome)}`);
+  }
+  assert.equal(welcome.pod, srv.pod, `[${client.label}] welcome.pod: ${JSON.stringify(welcome)}`);
+  client.welcome = welcome;
+  client.peer = welcome.peer;
+  if (!opts.label && peer === undefined) client.label = welcome.peer;
+  return client;
+}
+
+// Attempts a WebSocket handshake and reports the outcome without throwing:
+// {status: 101, client} when accepted, or {status, body, headers} when refused.
+export function tryHandshake(srv, { peer, token, path, query, timeoutMs = 3000 } = {}) {
+  const url = srv.wsUrl({ peer, token, path, query });
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    const client = new Client(ws, `handshake ${url}`, srv);
+    srv.clients.add(client);
+    ws.once('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        ws.terminate();
+        resolve({ status: res.statusCode, body, headers: res.headers });
+      });
+      res.on('error', () => resolve({ status: res.statusCode, body, headers: res.headers }));
+    });
+    ws.once('open', () => resolve({ status: 101, client }));
+    ws.once('error', (err) =>
+      reject(new Error(`handshake to ${url} failed without an HTTP response: ${err.message}${srv.deathNote()}`)),
+    );
+  });
+}
+
+// Polls `fn` until it returns without throwing; rethrows its last failure after timeoutMs.
+export async function eventually(fn, { timeoutMs = 3000, intervalMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await sleep(intervalMs);
+  }
+}

@@ -1,0 +1,45 @@
+// WebSocket-level keepalive. Contract: docs/protocol.md, "Close codes": idle connections are pinged
+// every --ping-interval-seconds and dropped when nothing arrives within --ping-timeout-seconds.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectPeer, serverFixture, sleep } from './harness.mjs';
+
+describe('idle connections', { timeout: 30000, concurrency: true }, () => {
+  const fx = serverFixture({ 'ping-interval-seconds': 1, 'ping-timeout-seconds': 1 });
+
+  it('keeps a client that answers pings', async () => {
+    const c = await connectPeer(fx.srv, 'idle-ok'); // ws answers pings by itself
+    await sleep(3000);
+    assert.equal(c.closeInfo, null, `closed after ${3000} ms although it answers pings: ${JSON.stringify(c.closeInfo)}`);
+    assert.ok(c.pings >= 1, `the server sent no WebSocket ping in 3 s of idleness (--ping-interval-seconds 1)`);
+    await c.assertAlive('after 3 s idle');
+    c.close();
+  });
+
+  it('drops a client that does not answer pings', async () => {
+    const started = Date.now();
+    const c = await connectPeer(fx.srv, 'idle-mute', { wsOptions: { autoPong: false } });
+    await c.closed(4500);
+    const elapsed = Date.now() - started;
+    assert.ok(c.pings >= 1, 'it was pinged before being dropped');
+    assert.ok(elapsed >= 1500, `dropped after ${elapsed} ms: before ping interval + timeout (2 s)`);
+  });
+
+  it('keeps a client that does not answer pings but sends other traffic', async () => {
+    const c = await connectPeer(fx.srv, 'idle-chatty', { wsOptions: { autoPong: false } });
+    const started = Date.now();
+    while (Date.now() - started < 3500) {
+      if (c.closeInfo) {
+        assert.fail(
+          `dropped ${c.closeInfo.at - started} ms in (close ${c.closeInfo.code}) although it sent a message every ` +
+            `~400 ms: traffic other than a pong must count as a sign of life`,
+        );
+      }
+      await c.assertAlive(`${Date.now() - started} ms in`);
+      await sleep(400);
+    }
+    assert.equal(c.closeInfo, null);
+    c.close();
+  });
+});
