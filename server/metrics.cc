@@ -1,7 +1,5 @@
 #include "server/metrics.h"
 
-#include <cstdio>
-
 namespace switchboard::server {
 
 namespace {
@@ -11,54 +9,22 @@ void Header(std::string* out, std::string_view name, std::string_view type, std:
   out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-void Sample(std::string* out, std::string_view name, std::string_view labels, double value) {
-  char number[32];
-  snprintf(number, sizeof(number), "%.17g", value);
-  out->append(name);
-  if (!labels.empty()) out->append("{").append(labels).append("}");
-  out->append(" ").append(number).append("\n");
-}
-
 void Single(std::string* out, std::string_view name, std::string_view type, std::string_view help,
             double value) {
   Header(out, name, type, help);
-  Sample(out, name, "", value);
+  routing::AppendSample(out, name, "", value);
 }
 
 void Labelled(std::string* out, std::string_view name, std::string_view help,
               std::string_view label, const std::map<std::string, uint64_t, std::less<>>& values) {
   Header(out, name, "counter", help);
   for (const auto& [key, value] : values) {
-    Sample(out, name, std::string(label) + "=\"" + key + "\"", static_cast<double>(value));
+    routing::AppendSample(out, name, std::string(label) + "=\"" + key + "\"",
+                          static_cast<double>(value));
   }
 }
 
 }  // namespace
-
-void Histogram::Observe(double seconds) {
-  for (size_t i = 0; i < kBounds.size(); ++i) {
-    if (seconds <= kBounds[i]) {
-      ++buckets_[i];
-      break;
-    }
-  }
-  ++count_;
-  sum_ += seconds;
-}
-
-void Histogram::Render(std::string_view name, std::string* out) const {
-  const std::string bucket = std::string(name) + "_bucket";
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kBounds.size(); ++i) {
-    cumulative += buckets_[i];
-    char bound[32];
-    snprintf(bound, sizeof(bound), "le=\"%g\"", kBounds[i]);
-    Sample(out, bucket, bound, static_cast<double>(cumulative));
-  }
-  Sample(out, bucket, "le=\"+Inf\"", static_cast<double>(count_));
-  Sample(out, std::string(name) + "_sum", "", sum_);
-  Sample(out, std::string(name) + "_count", "", static_cast<double>(count_));
-}
 
 void Metrics::Increment(std::map<std::string, uint64_t, std::less<>>& map, std::string_view key) {
   auto it = map.find(key);
@@ -79,10 +45,10 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
          static_cast<double>(messages_received));
   Header(&out, "switchboard_messages_relayed_total", "counter",
          "Messages handed on to their target, by path: local (same pod) or remote (another pod).");
-  Sample(&out, "switchboard_messages_relayed_total", "path=\"local\"",
-         static_cast<double>(routing.relayed_local));
-  Sample(&out, "switchboard_messages_relayed_total", "path=\"remote\"",
-         static_cast<double>(routing.relayed_remote));
+  routing::AppendSample(&out, "switchboard_messages_relayed_total", "path=\"local\"",
+                        static_cast<double>(routing.relayed_local));
+  routing::AppendSample(&out, "switchboard_messages_relayed_total", "path=\"remote\"",
+                        static_cast<double>(routing.relayed_remote));
   Single(&out, "switchboard_messages_queued_total", "counter",
          "Messages queued for a peer that was not connected.", static_cast<double>(routing.queued));
   Single(&out, "switchboard_messages_expired_total", "counter",
