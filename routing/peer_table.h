@@ -28,6 +28,11 @@ class PeerTable {
 
   size_t size() const { return entries_.size(); }
 
+  // Calls `visit(peer, entry)` for every entry. `visit` must not change the table.
+  void ForEach(const std::function<void(std::string_view, const Entry&)>& visit) const {
+    for (const auto& [peer, entry] : entries_) visit(peer, entry);
+  }
+
  private:
   struct Hash {
     using is_transparent = void;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string_view>
 
+#include "routing/latency_histogram.h"
 #include "routing/peer_connection.h"
 #include "routing/routed_frame.h"
 
@@ -26,13 +27,17 @@ enum class RegisterResult {
 
 // Counters a backend keeps, read by the metrics endpoint.
 struct RoutingStats {
-  uint64_t relayed_local = 0;   // frames handed to a connection on this pod
-  uint64_t relayed_remote = 0;  // frames sent to another pod
-  uint64_t queued = 0;          // frames queued for a peer that was not connected
-  uint64_t expired = 0;         // queued frames dropped because their target never came
-  uint64_t queue_rejected = 0;  // frames refused because the target's queue was full
-  uint64_t peers = 0;           // peers registered on this pod now
-  uint64_t queued_now = 0;      // frames waiting in this pod's queues now
+  uint64_t relayed_local = 0;     // frames handed to a connection on this pod
+  uint64_t relayed_remote = 0;    // frames sent to another pod
+  uint64_t queued = 0;            // frames queued for a peer that was not connected
+  uint64_t expired = 0;           // queued frames dropped because their target never came
+  uint64_t queue_rejected = 0;    // frames refused because the target's queue was full
+  uint64_t peers = 0;             // peers registered on this pod now
+  uint64_t queued_now = 0;        // frames waiting in this pod's queues now
+  uint64_t received_remote = 0;   // frames that came from another pod
+  int redis_up = -1;              // 1 up, 0 down, -1 no Redis backend
+  uint64_t redis_reconnects = 0;  // times the link to Redis was lost
+  const LatencyHistogram* redis_latency = nullptr;  // Redis command round trips, if any
 };
 
 class Registry {
@@ -66,6 +71,10 @@ class Registry {
 
   // Counters since start.
   virtual RoutingStats stats() const = 0;
+
+  // Releases what the backend holds on the event loop, so that the loop can run out. After it
+  // no callback is made.
+  virtual void Close() {}
 };
 
 }  // namespace switchboard::routing

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "routing/redis_url.h"
+
 namespace switchboard::server {
 
 namespace {
@@ -50,6 +52,11 @@ const std::vector<Flag>& Flags() {
       {"ping-timeout-seconds", "time a pinged connection has to answer before it is dropped",
        nullptr, &Config::ping_timeout_seconds, 1, 3600},
       {"log-level", "least severe level logged: debug, info, warn or error", &Config::log_level},
+      {"redis-url",
+       "redis://[[user]:password@]host[:port][/db]: share peers with other pods through Redis "
+       "(default: none, single pod)",
+       &Config::redis_url},
+      {"redis-prefix", "prefix of every Redis key and channel", &Config::redis_prefix},
   };
   return kFlags;
 }
@@ -89,6 +96,16 @@ bool Assign(const Flag& flag, std::string_view value, const char* source, Config
   return true;
 }
 
+bool IsPlainName(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool plain =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (!plain) return false;
+  }
+  return true;
+}
+
 bool Validate(Config* config, std::string* error) {
   static const char* kLevels[] = {"debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -100,6 +117,24 @@ bool Validate(Config* config, std::string* error) {
   if (config->host.empty()) {
     *error = "--host must not be empty";
     return false;
+  }
+  // Pod ids and the prefix name Redis keys and channels and head cross-pod messages, which are
+  // space-separated: keep them to a plain alphabet.
+  if (!IsPlainName(config->pod_id)) {
+    *error = "--pod-id must be 1 to 128 characters of A-Z a-z 0-9 . _ - (got \"" + config->pod_id +
+             "\")";
+    return false;
+  }
+  if (!IsPlainName(config->redis_prefix)) {
+    *error = "--redis-prefix must be 1 to 128 characters of A-Z a-z 0-9 . _ -";
+    return false;
+  }
+  if (!config->redis_url.empty()) {
+    std::string url_error;
+    if (!routing::ParseRedisUrl(config->redis_url, &url_error)) {
+      *error = "--redis-url: " + url_error;
+      return false;
+    }
   }
   return true;
 }

@@ -26,6 +26,8 @@ struct Config {
   int ping_interval_seconds = 30;
   int ping_timeout_seconds = 10;
   std::string log_level = "info";
+  std::string redis_url;  // empty: the embedded single-pod backend
+  std::string redis_prefix = "switchboard";
 };
 
 // What the command line asks for.

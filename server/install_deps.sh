@@ -3,9 +3,9 @@
 # tests need. Installs only what is missing, so it is quick to run again.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libssl-dev)
+packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev nodejs npm curl)
+  packages+=(libgtest-dev redis-server nodejs npm curl)
 fi
 
 missing=()

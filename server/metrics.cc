@@ -72,6 +72,24 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
   Header(&out, "switchboard_relay_latency_seconds", "histogram",
          "Time from receiving a message to writing it to its target's socket.");
   relay_latency.Render("switchboard_relay_latency_seconds", &out);
+  Header(&out, "switchboard_cross_pod_messages_total", "counter",
+         "Messages sent to (out) or received from (in) other pods through Redis.");
+  routing::AppendSample(&out, "switchboard_cross_pod_messages_total", "direction=\"out\"",
+                        static_cast<double>(routing.relayed_remote));
+  routing::AppendSample(&out, "switchboard_cross_pod_messages_total", "direction=\"in\"",
+                        static_cast<double>(routing.received_remote));
+  if (routing.redis_up >= 0) {
+    Single(&out, "switchboard_redis_up", "gauge", "1 while the link to Redis is up.",
+           routing.redis_up);
+    Single(&out, "switchboard_redis_reconnects_total", "counter",
+           "Times the link to Redis was lost (and then re-established with backoff).",
+           static_cast<double>(routing.redis_reconnects));
+  }
+  if (routing.redis_latency != nullptr) {
+    Header(&out, "switchboard_redis_command_seconds", "histogram",
+           "Round trip of the Redis commands the routing backend sends.");
+    routing.redis_latency->Render("switchboard_redis_command_seconds", &out);
+  }
   Single(&out, "switchboard_draining", "gauge", "1 while the server is shutting down.",
          draining ? 1 : 0);
   return out;

@@ -8,6 +8,7 @@
 
 #include "protocol/peer_id.h"
 #include "routing/embedded_registry.h"
+#include "routing/redis_registry.h"
 #include "server/http_endpoints.h"
 
 namespace switchboard::server {
@@ -47,9 +48,7 @@ const lws_protocols kProtocols[] = {
 Server::Server(Config config, Logger& logger)
     : config_(std::move(config)),
       logger_(logger),
-      registry_(std::make_unique<routing::EmbeddedRegistry>(
-          routing::EmbeddedRegistry::Options{std::chrono::milliseconds(config_.expire_ms),
-                                             static_cast<size_t>(config_.max_queued_per_peer)})),
+      registry_(MakeRegistry()),
       session_env_{config_, *registry_, metrics_, parser_, logger_} {
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
@@ -65,13 +64,39 @@ Server::Server(Config config, Logger& logger)
 
 Server::~Server() = default;
 
-int Server::Run() {
+std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   uv_loop_init(&loop_);
+  const auto expire = std::chrono::milliseconds(config_.expire_ms);
+  const auto max_queued = static_cast<size_t>(config_.max_queued_per_peer);
+  if (config_.redis_url.empty()) {
+    return std::make_unique<routing::EmbeddedRegistry>(
+        routing::EmbeddedRegistry::Options{expire, max_queued});
+  }
+  std::string error;
+  routing::RedisRegistry::Options options;
+  options.address = *routing::ParseRedisUrl(config_.redis_url, &error);  // checked by ParseConfig
+  options.prefix = config_.redis_prefix;
+  options.pod_id = config_.pod_id;
+  options.expire = expire;
+  options.max_queued_per_peer = max_queued;
+  options.log = [this](bool warning, std::string_view message, std::string_view detail) {
+    if (warning) {
+      logger_.Warn(message, {{"why", detail}});
+    } else {
+      logger_.Info(message, {{"detail", detail}});
+    }
+  };
+  redis_ = new routing::RedisRegistry(&loop_, std::move(options));
+  return std::unique_ptr<routing::Registry>(redis_);
+}
+
+int Server::Run() {
   // Signals are handled from before the first connection can arrive: a SIGTERM in between
   // must drain, not kill.
   StartOwnHandles();
   if (!StartLibwebsockets()) {
     logger_.Error("cannot listen", {{"host", config_.host}, {"port", config_.port}});
+    registry_->Close();
     CloseOwnHandles();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -84,7 +109,8 @@ int Server::Run() {
                              {"port", port},
                              {"pod", config_.pod_id},
                              {"url", url},
-                             {"routing", "embedded"}});
+                             {"routing", redis_ != nullptr ? "redis" : "embedded"}});
+  if (redis_ != nullptr) redis_->Start();
 
   // Runs until Shutdown() has destroyed the context and closed every handle.
   uv_run(&loop_, UV_RUN_DEFAULT);

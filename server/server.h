@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "protocol/native_protocol.h"
+#include "routing/redis_registry.h"
 #include "routing/registry.h"
 #include "server/config.h"
 #include "server/logger.h"
@@ -41,6 +42,9 @@ class Server {
     std::string peer;
     std::string token;
   };
+
+  // Initialises the loop and builds the routing backend the config asks for.
+  std::unique_ptr<routing::Registry> MakeRegistry();
 
   int OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
@@ -89,6 +93,8 @@ class Server {
   lws_retry_bo_t idle_policy_{};  // libwebsockets keeps a pointer to it
   Metrics metrics_;
   protocol::NativeParser parser_;
+  // Set by MakeRegistry() while registry_ is initialised, so declared before it.
+  routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend
   std::unique_ptr<routing::Registry> registry_;
   SessionEnvironment session_env_;
   std::unordered_set<Session*> sessions_;

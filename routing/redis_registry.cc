@@ -1,0 +1,543 @@
+#include "routing/redis_registry.h"
+
+#include <algorithm>
+#include <array>
+#include <random>
+#include <utility>
+
+#include "routing/redis_scripts.h"
+
+namespace switchboard::routing {
+
+namespace {
+
+enum Script { kRoute, kRegister, kUnregister, kExpire, kReap, kScriptCount };
+
+constexpr std::array<const std::string_view*, kScriptCount> kScripts = {
+    &scripts::kRoute, &scripts::kRegister, &scripts::kUnregister, &scripts::kExpire,
+    &scripts::kReap};
+
+std::string_view ReplyText(const redisReply* reply) {
+  if (reply == nullptr || reply->str == nullptr) return {};
+  return std::string_view(reply->str, reply->len);
+}
+
+bool IsError(const redisReply* reply) {
+  return reply == nullptr || reply->type == REDIS_REPLY_ERROR;
+}
+
+// Tokens are kept in Redis as a hash, so that reading Redis does not reveal them. Computed in
+// Lua would need the token on the wire anyway; here it is hashed before it leaves the pod.
+std::string TokenHash(std::string_view token) {
+  if (token.empty()) return {};
+  // FNV-1a is not a cryptographic hash; what matters is that equal tokens give equal hashes
+  // and that Redis does not hold the secret itself. A 64-bit digest twice, seeded differently,
+  // keeps accidental collisions out of reach.
+  auto fnv = [&](uint64_t seed) {
+    uint64_t hash = seed;
+    for (unsigned char c : token) hash = (hash ^ c) * 0x100000001b3ULL;
+    return hash;
+  };
+  char text[33];
+  snprintf(text, sizeof(text), "%016llx%016llx",
+           static_cast<unsigned long long>(fnv(0xcbf29ce484222325ULL)),
+           static_cast<unsigned long long>(fnv(0x84222325cbf29ce4ULL)));
+  return text;
+}
+
+double RandomUnit() {
+  std::random_device device;
+  return std::uniform_real_distribution<double>(0.0, 1.0)(device);
+}
+
+}  // namespace
+
+// A frame that arrived for a peer whose registration is still on its way to Redis: it is
+// delivered after the queue Redis hands back, so that order holds.
+struct RedisRegistry::Held {
+  std::string sender_pod;
+  std::string sender;
+  std::string frame;
+};
+
+struct RedisRegistry::Registering {
+  PeerConnection* connection;
+  std::string token;
+  RegisterCallback done;
+  std::vector<Held> held;
+};
+
+// A (sender, target) pair with frames queued in Redis, and when to check whether they expired.
+struct RedisRegistry::Tracker {
+  std::string sender_pod;
+  std::string sender;
+  std::string target;
+  Clock::time_point check_at;
+};
+
+RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
+    : loop_(loop),
+      options_(std::move(options)),
+      channel_(options_.prefix + ":pod:" + options_.pod_id),
+      commands_(loop, options_.address, "commands",
+                {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
+      subscriber_(loop, options_.address, "subscriber",
+                  {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
+      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)) {
+  uv_timer_init(loop_, &reconnect_timer_);
+  reconnect_timer_.data = this;
+  uv_timer_init(loop_, &heartbeat_timer_);
+  heartbeat_timer_.data = this;
+  script_shas_.resize(kScriptCount);
+}
+
+RedisRegistry::~RedisRegistry() { Close(); }
+
+std::string RedisRegistry::Key(std::string_view suffix) const {
+  return options_.prefix + ":" + std::string(suffix);
+}
+
+void RedisRegistry::Log(bool warning, std::string_view message, std::string_view detail) const {
+  if (options_.log) options_.log(warning, message, detail);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The link to Redis.
+
+void RedisRegistry::Start() {
+  auto on_heartbeat = [](uv_timer_t* timer) {
+    static_cast<RedisRegistry*>(timer->data)->Heartbeat();
+  };
+  const auto period = static_cast<uint64_t>(options_.heartbeat.count());
+  uv_timer_start(&heartbeat_timer_, on_heartbeat, period, period);
+  Connect();
+}
+
+void RedisRegistry::Connect() {
+  commands_.Connect();
+  subscriber_.Connect();
+}
+
+void RedisRegistry::OnConnected() {
+  if (!commands_.connected() || !subscriber_.connected()) return;  // wait for the other one
+  subscriber_.Subscribe(channel_, [this](redisReply* reply) {
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+    const std::string_view kind = ReplyText(reply->element[0]);
+    if (kind == "subscribe") {
+      LoadScripts();
+    } else if (kind == "message") {
+      OnPodMessage(ReplyText(reply->element[2]));
+    }
+  });
+}
+
+void RedisRegistry::LoadScripts() {
+  auto loaded = std::make_shared<int>(0);
+  for (int script = 0; script < kScriptCount; ++script) {
+    commands_.Command({"SCRIPT", "LOAD", *kScripts[script]},
+                      [this, script, loaded](redisReply* reply) {
+                        if (IsError(reply)) {
+                          if (reply != nullptr)
+                            OnLost(std::string("SCRIPT LOAD failed: ") + reply->str);
+                          return;
+                        }
+                        script_shas_[script] = std::string(ReplyText(reply));
+                        if (++*loaded == kScriptCount && !up_) OnUp();
+                      });
+  }
+}
+
+void RedisRegistry::OnUp() {
+  up_ = true;
+  backoff_.Reset();
+  Log(false, "redis up", options_.address.host + ":" + std::to_string(options_.address.port));
+  Heartbeat();
+  // Redis may have restarted empty, or reaped this pod while it was away: claim every local
+  // peer again. A peer someone else took meanwhile is closed as id-taken.
+  std::vector<std::pair<std::string, PeerConnection*>> local;
+  peers_.ForEach([&](std::string_view peer, const PeerTable::Entry& entry) {
+    local.emplace_back(std::string(peer), entry.connection);
+  });
+  for (const auto& [peer, connection] : local) {
+    const PeerTable::Entry* entry = peers_.Find(peer);
+    RunScript(kRegister,
+              {Key("peers"), Key("tokens"), Key("queue:" + peer),
+               Key("pod:" + options_.pod_id + ":peers")},
+              {options_.prefix, peer, options_.pod_id, TokenHash(entry->token)},
+              [this, peer, connection](redisReply* reply) {
+                if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) return;
+                const PeerTable::Entry* entry = peers_.Find(peer);
+                if (entry == nullptr || entry->connection != connection) return;
+                if (ReplyText(reply->element[0]) == "TAKEN") {
+                  peers_.EraseIfHeldBy(peer, connection);
+                  connection->Close(4409, "id-taken");
+                  return;
+                }
+                for (size_t i = 1; i < reply->elements; ++i) {
+                  if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+                    Deliver(connection, queued->frame);
+                  }
+                }
+              });
+  }
+}
+
+void RedisRegistry::OnLost(std::string_view why) {
+  if (closing_) return;
+  const bool was_up = up_;
+  up_ = false;
+  // The two connections are one link: drop the other too, so both come back together and the
+  // subscription is never missing while commands flow.
+  commands_.Drop();
+  subscriber_.Drop();
+  if (was_up) {
+    ++stats_.redis_reconnects;
+    Log(true, "redis lost", why);
+  }
+  ScheduleReconnect();
+}
+
+void RedisRegistry::ScheduleReconnect() {
+  if (closing_ || uv_is_active(reinterpret_cast<uv_handle_t*>(&reconnect_timer_))) return;
+  const auto delay = backoff_.Next(RandomUnit());
+  uv_timer_start(
+      &reconnect_timer_,
+      [](uv_timer_t* timer) { static_cast<RedisRegistry*>(timer->data)->Connect(); },
+      static_cast<uint64_t>(delay.count()), 0);
+}
+
+void RedisRegistry::Heartbeat() {
+  if (!up_) return;
+  const std::string ttl = std::to_string(options_.alive_ttl.count());
+  commands_.Command({"SET", Key("alive:" + options_.pod_id), "1", "PX", ttl}, nullptr);
+  commands_.Command({"SADD", Key("pods"), options_.pod_id}, nullptr);
+  RunScript(kReap, {Key("pods"), Key("peers"), Key("tokens")}, {options_.prefix, options_.pod_id},
+            [this](redisReply* reply) {
+              if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+                Log(true, "removed the peers of dead pods", std::to_string(reply->integer));
+              }
+            });
+}
+
+void RedisRegistry::RunScript(int script, const std::vector<std::string_view>& keys,
+                              const std::vector<std::string_view>& args,
+                              RedisConnection::ReplyCallback done) {
+  // Kept as strings: after a SCRIPT FLUSH, Redis answers NOSCRIPT, and the command is sent again
+  // as EVAL with the script's text (which caches it again).
+  std::vector<std::string> command = {"EVALSHA", script_shas_[script], std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  auto shared =
+      std::make_shared<std::pair<std::vector<std::string>, RedisConnection::ReplyCallback>>(
+          std::move(command), std::move(done));
+  const auto sent_at = Clock::now();
+  auto on_reply = [this, script, sent_at, shared](redisReply* reply) {
+    command_latency_.Observe(std::chrono::duration<double>(Clock::now() - sent_at).count());
+    auto& [command, done] = *shared;
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+        ReplyText(reply).starts_with("NOSCRIPT") && command[0] == "EVALSHA") {
+      command[0] = "EVAL";
+      command[1] = std::string(*kScripts[script]);
+      if (!commands_.Command(std::vector<std::string_view>(command.begin(), command.end()), done) &&
+          done) {
+        done(nullptr);
+      }
+      return;
+    }
+    if (done) done(reply);
+  };
+  if (!commands_.Command(std::vector<std::string_view>(shared->first.begin(), shared->first.end()),
+                         on_reply) &&
+      shared->second) {
+    shared->second(nullptr);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers.
+
+void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
+                             PeerConnection* connection, RegisterCallback done) {
+  const std::string peer(peer_view);
+  RegisterResult local_result = RegisterResult::kRegistered;
+  if (const PeerTable::Entry* holder = peers_.Find(peer)) {
+    if (!TokenAllowsTakeover(holder->token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    holder->connection->Close(4410, "replaced");
+    peers_.EraseIfHeldBy(peer, holder->connection);
+    local_result = RegisterResult::kTookOver;
+  }
+  if (auto it = registering_.find(peer); it != registering_.end()) {
+    if (!TokenAllowsTakeover(it->second->token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    // The earlier claim is still on its way: it completes for the newcomer instead.
+    it->second->connection->Close(4410, "replaced");
+    it->second->connection = connection;
+    it->second->done = std::move(done);
+    return;
+  }
+  if (!up_) {
+    // Local peers keep working without Redis; OnUp() claims the id when Redis is back.
+    peers_.Set(peer, connection, token);
+    done(local_result);
+    return;
+  }
+  registering_[peer] = std::make_unique<Registering>(
+      Registering{connection, std::string(token), std::move(done), {}});
+  RunScript(
+      kRegister,
+      {Key("peers"), Key("tokens"), Key("queue:" + peer), Key("pod:" + options_.pod_id + ":peers")},
+      {options_.prefix, peer, options_.pod_id, TokenHash(token)},
+      [this, peer, local_result](redisReply* reply) {
+        OnRegisterReply(peer, local_result, reply);
+      });
+}
+
+void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
+                                    redisReply* reply) {
+  auto it = registering_.find(peer);
+  if (it == registering_.end()) return;  // unregistered meanwhile; Unregister cleaned up
+  std::unique_ptr<Registering> claim = std::move(it->second);
+  registering_.erase(it);
+
+  const bool answered = !IsError(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
+  if (answered && ReplyText(reply->element[0]) == "TAKEN") {
+    claim->done(RegisterResult::kIdTaken);
+    for (Held& held : claim->held)
+      RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {});
+    return;
+  }
+  // Without an answer (Redis went away) the peer is served locally; OnUp() claims it again.
+  peers_.Set(peer, claim->connection, claim->token);
+  const bool took_over = answered && ReplyText(reply->element[0]) == "TOOK";
+  claim->done(took_over ? RegisterResult::kTookOver : local_result);
+  const PeerTable::Entry* entry = peers_.Find(peer);
+  if (entry == nullptr || entry->connection != claim->connection) return;  // closed in done
+  if (answered) {
+    for (size_t i = 1; i < reply->elements; ++i) {
+      if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+        Deliver(claim->connection, queued->frame);
+      }
+    }
+  }
+  for (Held& held : claim->held) Deliver(claim->connection, held.frame);
+}
+
+void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* connection) {
+  const std::string peer(peer_view);
+  if (auto it = registering_.find(peer); it != registering_.end()) {
+    if (it->second->connection != connection) return;
+    // Frames held for it go back through Redis, where they queue for its next connection.
+    std::vector<Held> held = std::move(it->second->held);
+    registering_.erase(it);
+    SendUnregister(peer);
+    for (Held& frame : held)
+      RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {});
+    return;
+  }
+  if (peers_.EraseIfHeldBy(peer, connection)) SendUnregister(peer);
+}
+
+void RedisRegistry::SendUnregister(const std::string& peer) {
+  if (!up_) return;  // nothing to undo: OnUp() only claims peers that are still here
+  RunScript(kUnregister, {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
+            {peer, options_.pod_id}, nullptr);
+}
+
+void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame) {
+  protocol::Frame copy(frame.size());
+  copy.Append(frame);
+  connection->Deliver(RoutedFrame{std::move(copy), Clock::now()});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames.
+
+void RedisRegistry::Route(std::string_view from, std::string_view to, RoutedFrame frame,
+                          std::string_view ref) {
+  if (const PeerTable::Entry* target = peers_.Find(to)) {
+    target->connection->Deliver(std::move(frame));
+    ++stats_.relayed_local;
+    return;
+  }
+  if (auto it = registering_.find(std::string(to)); it != registering_.end()) {
+    it->second->held.push_back(
+        Held{options_.pod_id, std::string(from), std::string(frame.frame.body())});
+    ++stats_.relayed_local;
+    return;
+  }
+  RouteThroughRedis(options_.pod_id, from, to, frame.frame.body(), ref);
+}
+
+void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
+                                      std::string_view target, std::string_view frame,
+                                      std::string_view ref) {
+  if (!up_) {
+    TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
+    return;
+  }
+  const std::string expire_ms = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
+  const std::string max_queued = std::to_string(options_.max_queued_per_peer);
+  RunScript(
+      kRoute, {Key("peers"), Key("queue:" + std::string(target)), Key("tokens")},
+      {options_.prefix, target, sender_pod, sender, frame, expire_ms, max_queued, options_.pod_id},
+      [this, sender_pod = std::string(sender_pod), sender = std::string(sender),
+       target = std::string(target), ref = std::string(ref)](redisReply* reply) {
+        const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
+        if (outcome == "R") {
+          ++stats_.relayed_remote;
+        } else if (outcome == "Q") {
+          ++stats_.queued;
+          Track(sender_pod, sender, target, Clock::now() + options_.expire);
+        } else if (outcome == "F") {
+          ++stats_.queue_rejected;
+          TellSender(sender_pod, sender, target, Undeliverable::kPeerUnavailable, ref);
+        } else {
+          TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
+        }
+      });
+}
+
+void RedisRegistry::OnPodMessage(std::string_view bytes) {
+  const std::optional<PodMessage> message = DecodePodMessage(bytes);
+  if (!message) {
+    Log(true, "ignored a malformed message on the pod channel", bytes.substr(0, 64));
+    return;
+  }
+  switch (message->kind) {
+    case PodMessage::Kind::kDeliver: {
+      ++stats_.received_remote;
+      if (const PeerTable::Entry* target = peers_.Find(message->target)) {
+        Deliver(target->connection, message->frame);
+      } else if (auto it = registering_.find(std::string(message->target));
+                 it != registering_.end()) {
+        it->second->held.push_back(Held{std::string(message->sender_pod),
+                                        std::string(message->sender), std::string(message->frame)});
+      } else {
+        // The peer left after the sender's pod looked it up: queue it for the peer's next
+        // connection, wherever that will be.
+        RouteThroughRedis(message->sender_pod, message->sender, message->target, message->frame,
+                          {});
+      }
+      return;
+    }
+    case PodMessage::Kind::kReplaced:
+      if (const PeerTable::Entry* holder = peers_.Find(message->target)) {
+        PeerConnection* connection = holder->connection;
+        peers_.EraseIfHeldBy(message->target, connection);
+        connection->Close(4410, "replaced");
+      }
+      return;
+    case PodMessage::Kind::kExpired:
+      if (const PeerTable::Entry* sender = peers_.Find(message->sender)) {
+        sender->connection->NotifyUndeliverable(message->target, Undeliverable::kPeerUnavailable,
+                                                {});
+      }
+      return;
+  }
+}
+
+void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sender,
+                               std::string_view target, Undeliverable reason,
+                               std::string_view ref) {
+  if (sender_pod == options_.pod_id) {
+    if (const PeerTable::Entry* entry = peers_.Find(sender)) {
+      entry->connection->NotifyUndeliverable(target, reason, ref);
+    }
+    return;
+  }
+  // A sender on another pod only hears of expiry (the only failure known after its pod let go of
+  // the frame); its pod told it of anything else already.
+  if (reason != Undeliverable::kPeerUnavailable || !up_) return;
+  const std::string notice = "E" + std::string(sender) + " " + std::string(target);
+  commands_.Command({"PUBLISH", Key("pod:" + std::string(sender_pod)), notice}, nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expiry.
+
+void RedisRegistry::Track(std::string_view sender_pod, std::string_view sender,
+                          std::string_view target, Clock::time_point check_at) {
+  std::string pair =
+      std::string(sender_pod) + ' ' + std::string(sender) + ' ' + std::string(target);
+  if (!tracked_pairs_.insert(std::move(pair)).second) return;  // already checked in due time
+  Tracker tracker{std::string(sender_pod), std::string(sender), std::string(target), check_at};
+  // Check times are nearly always increasing; keep the deque sorted all the same.
+  auto at = std::upper_bound(
+      trackers_.begin(), trackers_.end(), check_at,
+      [](Clock::time_point t, const Tracker& other) { return t < other.check_at; });
+  trackers_.insert(at, std::move(tracker));
+}
+
+void RedisRegistry::Tick(Clock::time_point now) {
+  while (!trackers_.empty() && trackers_.front().check_at <= now) {
+    Tracker tracker = std::move(trackers_.front());
+    trackers_.pop_front();
+    CheckExpiry(std::move(tracker));
+  }
+}
+
+void RedisRegistry::CheckExpiry(Tracker tracker) {
+  auto forget = [this](const Tracker& t) {
+    tracked_pairs_.erase(t.sender_pod + ' ' + t.sender + ' ' + t.target);
+  };
+  if (!up_) {  // ask again once Redis is back
+    tracker.check_at = Clock::now() + std::chrono::milliseconds(500);
+    forget(tracker);
+    Track(tracker.sender_pod, tracker.sender, tracker.target, tracker.check_at);
+    return;
+  }
+  RunScript(kExpire, {Key("queue:" + tracker.target)}, {tracker.sender},
+            [this, tracker, forget](redisReply* reply) {
+              forget(tracker);
+              if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+                Track(tracker.sender_pod, tracker.sender, tracker.target,
+                      Clock::now() + std::chrono::milliseconds(500));
+                return;
+              }
+              const std::string_view status = ReplyText(reply->element[0]);
+              const long long value = reply->element[1]->integer;
+              if (status == "EXPIRED") {
+                stats_.expired += static_cast<uint64_t>(value);
+                TellSender(tracker.sender_pod, tracker.sender, tracker.target,
+                           Undeliverable::kPeerUnavailable, {});
+              } else if (status == "WAIT") {
+                Track(tracker.sender_pod, tracker.sender, tracker.target,
+                      Clock::now() + std::chrono::milliseconds(value + 1));
+              }
+            });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+RoutingStats RedisRegistry::stats() const {
+  RoutingStats stats = stats_;
+  stats.peers = peers_.size();
+  stats.redis_up = up_ ? 1 : 0;
+  stats.redis_latency = &command_latency_;
+  return stats;
+}
+
+void RedisRegistry::Close() {
+  if (closing_) return;
+  closing_ = true;
+  if (up_) {
+    commands_.Command({"DEL", Key("alive:" + options_.pod_id)}, nullptr);
+    commands_.Command({"SREM", Key("pods"), options_.pod_id}, nullptr);
+  }
+  up_ = false;
+  commands_.Quit();
+  subscriber_.Drop();
+  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_}) {
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(timer))) {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
+    }
+  }
+}
+
+}  // namespace switchboard::routing

@@ -1,0 +1,122 @@
+// The multi-pod routing backend: peer ids, queues and cross-pod delivery shared through Redis.
+//
+// Every pod keeps its own peers in a local table and delivers to them directly. For any other
+// peer it runs one Lua script (redis_scripts.h) that finds the owner pod and publishes the frame
+// on that pod's channel, or queues it in Redis; registering claims the id and takes its queue
+// in one step. Two hiredis connections share the event loop: one pipelines the commands, the
+// other holds the pod's subscription. Both are treated as one link: when either drops, both are
+// dropped and reconnected with backoff, and every local peer is registered again (Redis may have
+// restarted empty). Meanwhile local traffic goes on and cross-pod sends are answered with
+// "unavailable". See docs/architecture.md for the whole design and why message order holds.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "routing/backoff.h"
+#include "routing/latency_histogram.h"
+#include "routing/peer_table.h"
+#include "routing/pod_message.h"
+#include "routing/redis_connection.h"
+#include "routing/redis_url.h"
+#include "routing/registry.h"
+
+namespace switchboard::routing {
+
+class RedisRegistry : public Registry {
+ public:
+  struct Options {
+    RedisAddress address;
+    std::string prefix = "switchboard";
+    std::string pod_id;
+    Clock::duration expire = std::chrono::milliseconds(5000);
+    size_t max_queued_per_peer = 256;
+    std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);  // liveness refresh
+    std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);  // liveness key TTL
+    // Where the backend reports what operators should know (connected, lost, reaped pods...).
+    // `warning` is false for good news.
+    std::function<void(bool warning, std::string_view message, std::string_view detail)> log;
+  };
+
+  // A backend on `loop` (not owned; must outlive it). Call Start() to connect.
+  RedisRegistry(uv_loop_t* loop, Options options);
+  ~RedisRegistry() override;
+
+  // Connects, and keeps reconnecting with backoff whenever the link is lost.
+  void Start();
+
+  // True while both connections are up, subscribed and have the scripts loaded.
+  bool up() const { return up_; }
+
+  void Register(std::string_view peer, std::string_view token, PeerConnection* connection,
+                RegisterCallback done) override;
+  void Unregister(std::string_view peer, PeerConnection* connection) override;
+  void Route(std::string_view from, std::string_view to, RoutedFrame frame,
+             std::string_view ref) override;
+  void Tick(Clock::time_point now) override;
+  RoutingStats stats() const override;
+  void Close() override;
+
+ private:
+  struct Held;
+  struct Registering;
+  struct Tracker;
+
+  // Link management.
+  void Connect();
+  void OnConnected();
+  void OnSubscribed();
+  void LoadScripts();
+  void OnUp();
+  void OnLost(std::string_view why);
+  void ScheduleReconnect();
+  void Heartbeat();
+
+  // Runs a loaded script; reloads the scripts and retries once after NOSCRIPT.
+  void RunScript(int script, const std::vector<std::string_view>& keys,
+                 const std::vector<std::string_view>& args, RedisConnection::ReplyCallback done);
+
+  void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
+  void SendUnregister(const std::string& peer);
+  // Hands a frame that came through Redis to a local connection.
+  void Deliver(PeerConnection* connection, std::string_view frame);
+  void RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
+                         std::string_view target, std::string_view frame, std::string_view ref);
+  void OnPodMessage(std::string_view bytes);
+  void Track(std::string_view sender_pod, std::string_view sender, std::string_view target,
+             Clock::time_point check_at);
+  void CheckExpiry(Tracker tracker);
+  void TellSender(std::string_view sender_pod, std::string_view sender, std::string_view target,
+                  Undeliverable reason, std::string_view ref);
+
+  std::string Key(std::string_view suffix) const;
+  void Log(bool warning, std::string_view message, std::string_view detail) const;
+
+  uv_loop_t* loop_;
+  Options options_;
+  std::string channel_;
+  RedisConnection commands_;
+  RedisConnection subscriber_;
+  uv_timer_t reconnect_timer_{};
+  uv_timer_t heartbeat_timer_{};
+  Backoff backoff_;
+  bool up_ = false;
+  bool closing_ = false;
+  std::vector<std::string> script_shas_;
+
+  PeerTable peers_;
+  std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;
+  std::deque<Tracker> trackers_;                   // ordered by check time
+  std::unordered_set<std::string> tracked_pairs_;  // sender pod, sender, target
+  RoutingStats stats_;
+  LatencyHistogram command_latency_;
+};
+
+}  // namespace switchboard::routing

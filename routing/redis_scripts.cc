@@ -1,0 +1,127 @@
+#include "routing/redis_scripts.h"
+
+namespace switchboard::routing::scripts {
+
+const std::string_view kRoute = R"lua(
+local owner = redis.call('HGET', KEYS[1], ARGV[2])
+if owner and owner ~= ARGV[8] then
+  local message = 'D' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5]
+  if redis.call('PUBLISH', ARGV[1] .. ':pod:' .. owner, message) > 0 then
+    return 'R'
+  end
+end
+if owner then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  redis.call('SREM', ARGV[1] .. ':pod:' .. owner .. ':peers', ARGV[2])
+end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[7]) then
+  return 'F'
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local expire = tonumber(ARGV[6])
+redis.call('RPUSH', KEYS[2], (now + expire) .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[2], expire * 2 + 1000)
+return 'Q'
+)lua";
+
+const std::string_view kRegister = R"lua(
+local owner = redis.call('HGET', KEYS[1], ARGV[2])
+local status = 'OK'
+if owner and owner ~= ARGV[3] then
+  local channel = ARGV[1] .. ':pod:' .. owner
+  local alive = redis.call('EXISTS', ARGV[1] .. ':alive:' .. owner) == 1 and
+                redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
+  if alive then
+    if ARGV[4] == '' or redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[4] then
+      return {'TAKEN'}
+    end
+    redis.call('PUBLISH', channel, 'R' .. ARGV[2])
+    status = 'TOOK'
+  end
+  redis.call('SREM', ARGV[1] .. ':pod:' .. owner .. ':peers', ARGV[2])
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if ARGV[4] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+else
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+end
+redis.call('SADD', KEYS[4], ARGV[2])
+local reply = redis.call('LRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+table.insert(reply, 1, status)
+return reply
+)lua";
+
+const std::string_view kUnregister = R"lua(
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+redis.call('SREM', KEYS[3], ARGV[1])
+return 1
+)lua";
+
+const std::string_view kExpire = R"lua(
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+local function sender_of(entry)
+  return string.match(entry, '^%d+ %S+ (%S+) ')
+end
+local first
+for _, entry in ipairs(entries) do
+  if sender_of(entry) == ARGV[1] then
+    first = tonumber(string.match(entry, '^(%d+) '))
+    break
+  end
+end
+if not first then
+  return {'GONE', 0}
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if first > now then
+  return {'WAIT', first - now}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+local kept = {}
+for _, entry in ipairs(entries) do
+  if sender_of(entry) ~= ARGV[1] then
+    table.insert(kept, entry)
+  end
+end
+redis.call('DEL', KEYS[1])
+if #kept > 0 then
+  redis.call('RPUSH', KEYS[1], unpack(kept))
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+end
+return {'EXPIRED', #entries - #kept}
+)lua";
+
+const std::string_view kReap = R"lua(
+local removed = 0
+for _, pod in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if pod ~= ARGV[2] then
+    local alive = redis.call('EXISTS', ARGV[1] .. ':alive:' .. pod) == 1 and
+                  redis.call('PUBSUB', 'NUMSUB', ARGV[1] .. ':pod:' .. pod)[2] > 0
+    if not alive then
+      local members = ARGV[1] .. ':pod:' .. pod .. ':peers'
+      for _, peer in ipairs(redis.call('SMEMBERS', members)) do
+        if redis.call('HGET', KEYS[2], peer) == pod then
+          redis.call('HDEL', KEYS[2], peer)
+          redis.call('HDEL', KEYS[3], peer)
+          removed = removed + 1
+        end
+      end
+      redis.call('DEL', members)
+      redis.call('SREM', KEYS[1], pod)
+    end
+  end
+end
+return removed
+)lua";
+
+}  // namespace switchboard::routing::scripts

@@ -1,0 +1,50 @@
+// The Lua scripts that make each multi-key step of the Redis backend atomic. Loaded once per
+// connection with SCRIPT LOAD, run with EVALSHA. docs/architecture.md walks through each one.
+//
+// Keys, for prefix P (--redis-prefix):
+//   P:peers              hash  peer id -> owning pod
+//   P:tokens             hash  peer id -> SHA-1 of its resume token (absent without a token)
+//   P:pod:<pod>          channel the pod subscribes to (and nothing else)
+//   P:pod:<pod>:peers    set   the pod's peers, so a dead pod's entries are found without a scan
+//   P:alive:<pod>        string with a TTL, refreshed by the pod while it lives
+//   P:pods               set   pods that have announced themselves
+//   P:queue:<peer>       list  frames waiting for a peer nobody holds (pod_message.h)
+#pragma once
+
+#include <string_view>
+
+namespace switchboard::routing::scripts {
+
+// KEYS: P:peers, P:queue:<target>, P:tokens
+// ARGV: P, target, sender pod, sender, frame, expire ms, max queued, pod to treat as absent
+// Publishes the frame to the owner's channel, or queues it. An owner with no subscriber (dead),
+// or the pod named in ARGV[8] (the caller, which knows it does not hold the peer), loses its
+// stale entry. Returns "R" (relayed), "Q" (queued) or "F" (queue full, nothing done).
+extern const std::string_view kRoute;
+
+// KEYS: P:peers, P:tokens, P:queue:<peer>, P:pod:<pod>:peers
+// ARGV: P, peer, pod, token hash ("" for none)
+// Claims the peer for the pod and hands over its queue in the same step. A live owner on another
+// pod is replaced only when the token hash matches (it is told with "R<peer>" on its channel).
+// Returns {"TAKEN"} or {"OK"|"TOOK", queued entries...}.
+extern const std::string_view kRegister;
+
+// KEYS: P:peers, P:tokens, P:pod:<pod>:peers
+// ARGV: peer, pod
+// Removes the peer's entry only if it still names the pod.
+extern const std::string_view kUnregister;
+
+// KEYS: P:queue:<target>
+// ARGV: sender
+// If the sender's oldest queued frame for the target is past its deadline, drops all of the
+// sender's frames for it. Returns {"EXPIRED", count}, {"WAIT", ms until that deadline} or
+// {"GONE", 0} when none of the sender's frames are left (they were delivered).
+extern const std::string_view kExpire;
+
+// KEYS: P:pods, P:peers, P:tokens
+// ARGV: P, the calling pod
+// Removes the entries of every pod whose liveness key has expired or whose channel has no
+// subscriber. Returns the number of peer entries removed.
+extern const std::string_view kReap;
+
+}  // namespace switchboard::routing::scripts
