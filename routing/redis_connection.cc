@@ -84,6 +84,15 @@ void RedisConnection::StartConnect(const std::string& ip) {
   }
   context->data = this;
   context_ = context;
+  connect_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, connect_timer_);
+  connect_timer_->data = this;
+  uv_timer_start(
+      connect_timer_,
+      [](uv_timer_t* timer) {
+        static_cast<RedisConnection*>(timer->data)->Lost("connect timed out");
+      },
+      kConnectTimeoutMs, 0);
   redisLibuvAttach(context_, loop_);
   redisAsyncSetConnectCallback(context_, &RedisConnection::OnConnect);
   redisAsyncSetDisconnectCallback(context_, &RedisConnection::OnDisconnect);
@@ -92,6 +101,7 @@ void RedisConnection::StartConnect(const std::string& ip) {
 void RedisConnection::OnConnect(const redisAsyncContext* context, int status) {
   auto* self = static_cast<RedisConnection*>(context->data);
   if (self == nullptr) return;
+  self->StopConnectTimer();
   if (status != REDIS_OK) {
     // hiredis frees the context after this callback, without calling OnDisconnect.
     self->context_ = nullptr;
@@ -128,9 +138,17 @@ void RedisConnection::OnDisconnect(const redisAsyncContext* context, int status)
   self->Lost(status == REDIS_OK ? "connection closed" : context->errstr);
 }
 
+void RedisConnection::StopConnectTimer() {
+  if (connect_timer_ == nullptr) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(connect_timer_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+  connect_timer_ = nullptr;
+}
+
 void RedisConnection::Lost(std::string_view why) {
   const bool report = !quiet_;
   connected_ = false;
+  StopConnectTimer();
   subscription_ = nullptr;
   if (context_ != nullptr) {  // e.g. AUTH refused: drop the link before reporting
     redisAsyncContext* context = context_;

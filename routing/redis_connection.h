@@ -1,8 +1,11 @@
 // One hiredis asynchronous connection on the libuv loop.
 //
 // hiredis resolves host names with a blocking getaddrinfo(), so the name is resolved first with
-// uv_getaddrinfo and hiredis is handed an address. Commands are pipelined: Command() writes and
-// returns; the reply comes to a callback, in the order the commands were sent. Nothing waits.
+// uv_getaddrinfo and hiredis is handed an address. hiredis 0.14 has no connect timeout, and its
+// libuv adapter ignores poll errors, so a refused connect would hang forever: an attempt that
+// has not connected within kConnectTimeout is abandoned and reported lost. Commands are pipelined:
+// Command() writes and returns; the reply comes to a callback, in the order the commands were sent.
+// Nothing waits.
 #pragma once
 
 #include <hiredis/async.h>
@@ -26,6 +29,8 @@ class RedisConnection {
     std::function<void()> connected;                 // connected, AUTH and SELECT sent
     std::function<void(std::string_view why)> lost;  // a connect failed or the link dropped
   };
+
+  static constexpr uint64_t kConnectTimeoutMs = 1000;
 
   // Not connected until Connect(). `loop` must outlive this object.
   RedisConnection(uv_loop_t* loop, RedisAddress address, std::string name, Events events);
@@ -63,6 +68,7 @@ class RedisConnection {
 
   void StartConnect(const std::string& ip);
   void Lost(std::string_view why);
+  void StopConnectTimer();
 
   uv_loop_t* loop_;
   RedisAddress address_;
@@ -70,6 +76,7 @@ class RedisConnection {
   Events events_;
   redisAsyncContext* context_ = nullptr;
   uv_getaddrinfo_t* resolving_ = nullptr;  // owned by libuv until its callback runs
+  uv_timer_t* connect_timer_ = nullptr;    // while an attempt is under way; freed on close
   bool connected_ = false;
   bool quiet_ = false;  // the owner asked for the close: do not report it as lost
   ReplyCallback subscription_;

@@ -186,6 +186,7 @@ void RedisRegistry::OnLost(std::string_view why) {
   if (closing_) return;
   const bool was_up = up_;
   up_ = false;
+  heartbeat_sent_at_.reset();
   // The two connections are one link: drop the other too, so both come back together and the
   // subscription is never missing while commands flow.
   commands_.Drop();
@@ -208,8 +209,21 @@ void RedisRegistry::ScheduleReconnect() {
 
 void RedisRegistry::Heartbeat() {
   if (!up_) return;
+  // A link can die without hiredis noticing (its libuv adapter ignores poll errors): a heartbeat
+  // unanswered for as long as the liveness key lives means the link is gone.
+  const auto now = Clock::now();
+  if (heartbeat_sent_at_ && now - *heartbeat_sent_at_ > options_.alive_ttl) {
+    OnLost("no reply from Redis within the liveness TTL");
+    return;
+  }
   const std::string ttl = std::to_string(options_.alive_ttl.count());
-  commands_.Command({"SET", Key("alive:" + options_.pod_id), "1", "PX", ttl}, nullptr);
+  if (!heartbeat_sent_at_) {
+    heartbeat_sent_at_ = now;
+    commands_.Command({"SET", Key("alive:" + options_.pod_id), "1", "PX", ttl},
+                      [this](redisReply* reply) {
+                        if (reply != nullptr) heartbeat_sent_at_.reset();
+                      });
+  }
   commands_.Command({"SADD", Key("pods"), options_.pod_id}, nullptr);
   RunScript(kReap, {Key("pods"), Key("peers"), Key("tokens")}, {options_.prefix, options_.pod_id},
             [this](redisReply* reply) {

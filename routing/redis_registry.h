@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -109,6 +110,7 @@ class RedisRegistry : public Registry {
   Backoff backoff_;
   bool up_ = false;
   bool closing_ = false;
+  std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
   std::vector<std::string> script_shas_;
 
   PeerTable peers_;

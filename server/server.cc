@@ -346,11 +346,8 @@ void Server::Shutdown() {
   // Destroying the context from inside the loop lets libwebsockets finish closing its libuv
   // handles as the loop runs out; with our own handles closed too, uv_run then returns.
   lws_context_destroy(context_);
-  for (uv_handle_t* handle :
-       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&tick_)}) {
-    uv_close(handle, nullptr);
-  }
+  registry_->Close();
+  CloseOwnHandles();
 }
 
 void Server::CloseOwnHandles() {
