@@ -91,6 +91,27 @@ TEST_F(ConfigTest, BadInputIsRefusedWithAReason) {
   EXPECT_NE(error_.find("SWITCHBOARD_RATE_LIMIT"), std::string::npos) << error_;
 }
 
+TEST_F(ConfigTest, RedisFlagsAreCheckedAtStart) {
+  ASSERT_EQ(Parse({"--redis-url", "redis://:pw@redis.default.svc:6380/2", "--redis-prefix", "sb"}),
+            ConfigAction::kRun)
+      << error_;
+  EXPECT_EQ(config_.redis_url, "redis://:pw@redis.default.svc:6380/2");
+  EXPECT_EQ(config_.redis_prefix, "sb");
+  EXPECT_EQ(Parse({}), ConfigAction::kRun);
+  EXPECT_EQ(config_.redis_url, "");
+  EXPECT_EQ(config_.redis_prefix, "switchboard");
+  EXPECT_EQ(Parse({"--redis-url", "http://x"}), ConfigAction::kError);
+  EXPECT_NE(error_.find("--redis-url"), std::string::npos) << error_;
+  EXPECT_EQ(Parse({"--redis-prefix", "a b"}), ConfigAction::kError);
+}
+
+TEST_F(ConfigTest, PodIdsAreKeptToAPlainAlphabet) {
+  EXPECT_EQ(Parse({"--pod-id", "switchboard-7d9f.x_1"}), ConfigAction::kRun);
+  EXPECT_EQ(Parse({"--pod-id", "two words"}), ConfigAction::kError);
+  EXPECT_NE(error_.find("--pod-id"), std::string::npos) << error_;
+  EXPECT_EQ(Parse({"--pod-id", std::string(129, 'p')}), ConfigAction::kError);
+}
+
 TEST_F(ConfigTest, HelpListsEveryFlagWithItsVariableAndDefault) {
   const std::string help = HelpText();
   for (const char* expected : {"--host",
