@@ -75,6 +75,12 @@ struct RedisRegistry::Tracker {
   Clock::time_point check_at;
 };
 
+// A script call, kept whole so that it can be sent again after NOSCRIPT.
+struct RedisRegistry::ScriptCall {
+  std::vector<std::string> command;  // EVALSHA <sha> <key count> <keys...> <args...>
+  RedisConnection::ReplyCallback done;
+};
+
 RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
     : loop_(loop),
       options_(std::move(options)),
@@ -187,6 +193,7 @@ void RedisRegistry::OnLost(std::string_view why) {
   const bool was_up = up_;
   up_ = false;
   heartbeat_sent_at_.reset();
+  FailHeldCalls();
   // The two connections are one link: drop the other too, so both come back together and the
   // subscription is never missing while commands flow.
   commands_.Drop();
@@ -196,6 +203,17 @@ void RedisRegistry::OnLost(std::string_view why) {
     Log(true, "redis lost", why);
   }
   ScheduleReconnect();
+}
+
+void RedisRegistry::FailHeldCalls() {
+  reloading_ = false;
+  std::deque<std::shared_ptr<ScriptCall>> calls = std::move(noscript_calls_);
+  calls.insert(calls.end(), waiting_calls_.begin(), waiting_calls_.end());
+  noscript_calls_.clear();
+  waiting_calls_.clear();
+  for (auto& call : calls) {
+    if (call->done) call->done(nullptr);
+  }
 }
 
 void RedisRegistry::ScheduleReconnect() {
@@ -236,35 +254,54 @@ void RedisRegistry::Heartbeat() {
 void RedisRegistry::RunScript(int script, const std::vector<std::string_view>& keys,
                               const std::vector<std::string_view>& args,
                               RedisConnection::ReplyCallback done) {
-  // Kept as strings: after a SCRIPT FLUSH, Redis answers NOSCRIPT, and the command is sent again
-  // as EVAL with the script's text (which caches it again).
-  std::vector<std::string> command = {"EVALSHA", script_shas_[script], std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  auto shared =
-      std::make_shared<std::pair<std::vector<std::string>, RedisConnection::ReplyCallback>>(
-          std::move(command), std::move(done));
-  const auto sent_at = Clock::now();
-  auto on_reply = [this, script, sent_at, shared](redisReply* reply) {
-    command_latency_.Observe(std::chrono::duration<double>(Clock::now() - sent_at).count());
-    auto& [command, done] = *shared;
-    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
-        ReplyText(reply).starts_with("NOSCRIPT") && command[0] == "EVALSHA") {
-      command[0] = "EVAL";
-      command[1] = std::string(*kScripts[script]);
-      if (!commands_.Command(std::vector<std::string_view>(command.begin(), command.end()), done) &&
-          done) {
-        done(nullptr);
-      }
-      return;
-    }
-    if (done) done(reply);
-  };
-  if (!commands_.Command(std::vector<std::string_view>(shared->first.begin(), shared->first.end()),
-                         on_reply) &&
-      shared->second) {
-    shared->second(nullptr);
+  auto call = std::make_shared<ScriptCall>();
+  call->command = {"EVALSHA", script_shas_[script], std::to_string(keys.size())};
+  call->command.insert(call->command.end(), keys.begin(), keys.end());
+  call->command.insert(call->command.end(), args.begin(), args.end());
+  call->done = std::move(done);
+  if (reloading_) {
+    waiting_calls_.push_back(std::move(call));
+    return;
   }
+  SendScriptCall(std::move(call));
+}
+
+// After a SCRIPT FLUSH every script call fails with NOSCRIPT until the scripts are loaded again.
+// Retrying each one as its error comes back would let calls still in the pipeline, which succeed
+// once the first retry has reloaded the script, overtake the ones retried before them, and
+// reorder a sender's frames. So: hold every NOSCRIPT call, and every new call, until no script
+// call is in flight; then load the scripts and send them all again, in their original order.
+void RedisRegistry::SendScriptCall(std::shared_ptr<ScriptCall> call) {
+  const auto sent_at = Clock::now();
+  ++scripts_in_flight_;
+  const std::vector<std::string_view> command(call->command.begin(), call->command.end());
+  const bool sent = commands_.Command(command, [this, call, sent_at](redisReply* reply) {
+    --scripts_in_flight_;
+    command_latency_.Observe(std::chrono::duration<double>(Clock::now() - sent_at).count());
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+        ReplyText(reply).starts_with("NOSCRIPT")) {
+      if (!reloading_) Log(true, "redis lost its scripts; loading them again", ReplyText(reply));
+      reloading_ = true;
+      noscript_calls_.push_back(call);
+    } else if (call->done) {
+      call->done(reply);
+    }
+    if (reloading_ && scripts_in_flight_ == 0) ResendHeldCalls();
+  });
+  if (!sent) {
+    --scripts_in_flight_;
+    if (call->done) call->done(nullptr);
+  }
+}
+
+void RedisRegistry::ResendHeldCalls() {
+  reloading_ = false;
+  std::deque<std::shared_ptr<ScriptCall>> calls = std::move(noscript_calls_);
+  noscript_calls_.clear();
+  calls.insert(calls.end(), waiting_calls_.begin(), waiting_calls_.end());
+  waiting_calls_.clear();
+  LoadScripts();  // pipelined ahead of the calls below
+  for (auto& call : calls) SendScriptCall(std::move(call));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class RedisRegistry : public Registry {
   struct Held;
   struct Registering;
   struct Tracker;
+  struct ScriptCall;
 
   // Link management.
   void Connect();
@@ -80,9 +81,12 @@ class RedisRegistry : public Registry {
   void ScheduleReconnect();
   void Heartbeat();
 
-  // Runs a loaded script; reloads the scripts and retries once after NOSCRIPT.
+  // Runs a loaded script; after NOSCRIPT, loads the scripts again and retries, keeping order.
   void RunScript(int script, const std::vector<std::string_view>& keys,
                  const std::vector<std::string_view>& args, RedisConnection::ReplyCallback done);
+  void SendScriptCall(std::shared_ptr<ScriptCall> call);
+  void ResendHeldCalls();
+  void FailHeldCalls();
 
   void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
   void SendUnregister(const std::string& peer);
@@ -112,6 +116,10 @@ class RedisRegistry : public Registry {
   bool closing_ = false;
   std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
   std::vector<std::string> script_shas_;
+  int scripts_in_flight_ = 0;
+  bool reloading_ = false;  // NOSCRIPT seen: script calls are held until none is in flight
+  std::deque<std::shared_ptr<ScriptCall>> noscript_calls_;  // failed with NOSCRIPT, in order
+  std::deque<std::shared_ptr<ScriptCall>> waiting_calls_;   // made while reloading
 
   PeerTable peers_;
   std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;

@@ -12,7 +12,9 @@
 //        node --test --test-name-pattern='ping' integration/             (matching tests)
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before } from 'node:test';
@@ -832,5 +834,350 @@ export async function eventually(fn, { timeoutMs = 3000, intervalMs = 50 } = {})
       if (Date.now() > deadline) throw err;
     }
     await sleep(intervalMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-pod: a throwaway redis-server and several Switchboard processes sharing it
+//
+//   const cl = await startCluster({ pods: 3, tag: 'relay', t });      // or clusterFixture(...)
+//   const a = await connectPeer(cl.pods[0], 'A');                     // pods already "redis up"
+//   assert.deepEqual(await cl.owners(), { A: cl.pods[0].pod });        // <prefix>:peers
+//   await cl.redis.kill();  await cl.redis.restart();                  // same port, empty
+//
+// redis-server is $REDIS_SERVER_BIN, else redis-server on the PATH (Debian: apt-get install
+// redis-server). Redis is spoken to over RESP directly (redisCommand), no client library.
+
+export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+const REDIS_START_TIMEOUT_MS = 10000;
+// How long a pod may take to log "redis up" after "listening" (ASan builds are slow to start).
+export const REDIS_UP_TIMEOUT_MS = 15000;
+
+// Parses one RESP reply from buf at offset; returns {value, end} or null if incomplete.
+// Error replies become {redisError: text}.
+function parseResp(buf, off) {
+  const lineEnd = buf.indexOf('\r\n', off);
+  if (lineEnd < 0) return null;
+  const kind = String.fromCharCode(buf[off]);
+  const line = buf.toString('utf8', off + 1, lineEnd);
+  const after = lineEnd + 2;
+  switch (kind) {
+    case '+':
+      return { value: line, end: after };
+    case '-':
+      return { value: { redisError: line }, end: after };
+    case ':':
+      return { value: Number(line), end: after };
+    case '$': {
+      const len = Number(line);
+      if (len < 0) return { value: null, end: after };
+      if (buf.length < after + len + 2) return null;
+      return { value: buf.toString('utf8', after, after + len), end: after + len + 2 };
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: after };
+      const out = [];
+      let pos = after;
+      for (let i = 0; i < n; i++) {
+        const r = parseResp(buf, pos);
+        if (!r) return null;
+        out.push(r.value);
+        pos = r.end;
+      }
+      return { value: out, end: pos };
+    }
+    default:
+      throw new Error(`unexpected RESP reply: ${JSON.stringify(buf.toString('utf8', off, off + 80))}`);
+  }
+}
+
+// Sends one command (an array of strings) to the Redis at host:port over a fresh connection and
+// resolves with its reply: string, number, null, or array. An error reply rejects. With `db`, the
+// command runs after SELECT db on the same connection. With {noReply: true} (SHUTDOWN) the
+// connection closing counts as success.
+export function redisCommand(port, args, { host = '127.0.0.1', db, timeoutMs = 3000, noReply = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const commands = db === undefined ? [args] : [['SELECT', db], args];
+    const parts = [];
+    for (const cmd of commands) {
+      parts.push(`*${cmd.length}\r\n`);
+      for (const a of cmd) {
+        const s = String(a);
+        parts.push(`$${Buffer.byteLength(s)}\r\n${s}\r\n`);
+      }
+    }
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const finish = (fn) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      fn();
+    };
+    const what = `redis ${host}:${port}${db === undefined ? '' : `/${db}`} ${args.join(' ')}`;
+    const sock = net.connect({ host, port });
+    const timer = setTimeout(() => finish(() => reject(new Error(`${what}: no reply within ${timeoutMs} ms`))), timeoutMs);
+    sock.on('connect', () => sock.write(parts.join('')));
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const replies = [];
+      let pos = 0;
+      try {
+        while (replies.length < commands.length) {
+          const r = parseResp(buf, pos);
+          if (!r) return;
+          replies.push(r.value);
+          pos = r.end;
+        }
+      } catch (err) {
+        finish(() => reject(err));
+        return;
+      }
+      const failed = replies.find((v) => v && typeof v === 'object' && 'redisError' in v);
+      if (failed) finish(() => reject(new Error(`${what}: ${failed.redisError}`)));
+      else finish(() => resolve(replies[replies.length - 1]));
+    });
+    sock.on('error', (err) => finish(() => reject(new Error(`${what}: ${err.message}`))));
+    sock.on('close', () => {
+      if (noReply) finish(() => resolve(null));
+      else finish(() => reject(new Error(`${what}: connection closed without a reply`)));
+    });
+  });
+}
+
+// A redis-server child on a fixed port of 127.0.0.1, no persistence. kill()/shutdownNoSave()
+// stop it; start() (again) brings up a fresh, empty one on the same port.
+export class RedisServer {
+  constructor(port) {
+    this.port = port;
+    this.url = `redis://127.0.0.1:${port}`;
+    this.child = null;
+    this.output = [];
+    this.starts = 0;
+    this.dir = null;
+  }
+
+  get running() {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  outputTail(n = 20) {
+    return tail(this.output.join('').split('\n').filter(Boolean), n);
+  }
+
+  async start() {
+    if (this.running) throw new Error(`redis-server on port ${this.port} is already running`);
+    // A new, empty working directory on every start, no RDB and no AOF: it starts empty. (Not
+    // checked with DBSIZE: pods reconnecting may have written to it by the time we could ask.)
+    this._removeDir();
+    this.dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
+    const args = [
+      '--port', String(this.port),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', this.dir,
+      '--daemonize', 'no',
+    ];
+    const child = spawn(REDIS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.starts++;
+    liveChildren.add(child);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d) => this.output.push(d));
+    child.stderr.on('data', (d) => this.output.push(d));
+    let spawnError = null;
+    child.on('error', (err) => (spawnError = err));
+    this.exited = new Promise((resolve) => {
+      child.on('close', (code, signal) => {
+        liveChildren.delete(child);
+        resolve({ code, signal });
+      });
+    });
+    const deadline = Date.now() + REDIS_START_TIMEOUT_MS;
+    for (;;) {
+      if (spawnError) {
+        throw new Error(
+          `cannot run ${REDIS_SERVER_BIN} (${spawnError.message}); install it (apt-get install -y redis-server) ` +
+            'or point REDIS_SERVER_BIN at it',
+        );
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`redis-server on port ${this.port} exited at start:\n${this.outputTail()}`);
+      }
+      try {
+        if ((await redisCommand(this.port, ['PING'], { timeoutMs: 1000 })) === 'PONG') break;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new Error(`redis-server on port ${this.port} not answering PING: ${err.message}\n${this.outputTail()}`);
+        }
+      }
+      await sleep(20);
+    }
+    this.startedAt = Date.now();
+    return this;
+  }
+
+  // kill -9 (or another signal); resolves once it has exited.
+  async kill(sig = 'SIGKILL') {
+    if (!this.running) return;
+    this.child.kill(sig);
+    await this.exited;
+  }
+
+  // SHUTDOWN NOSAVE over RESP; resolves once the process has exited.
+  async shutdownNoSave() {
+    if (!this.running) return;
+    await redisCommand(this.port, ['SHUTDOWN', 'NOSAVE'], { noReply: true });
+    await this.exited;
+  }
+
+  // A fresh, empty redis-server on the same port (kill -9 first if it is still running).
+  async restart() {
+    await this.kill();
+    return this.start();
+  }
+
+  command(...args) {
+    return redisCommand(this.port, args);
+  }
+
+  // HGETALL as a plain object.
+  async hgetall(key) {
+    const flat = await this.command('HGETALL', key);
+    const out = {};
+    for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+    return out;
+  }
+
+  async stop() {
+    await this.kill();
+    this._removeDir();
+  }
+
+  _removeDir() {
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}
+
+export async function startRedis() {
+  const r = new RedisServer(await freePort());
+  await r.start();
+  return r;
+}
+
+// A --redis-prefix unique to this test file's process (and `tag`).
+export function uniquePrefix(tag = 'test') {
+  return `sbt-${tag}-${process.pid}`;
+}
+
+// The Redis key names of docs/architecture.md for prefix `p`.
+export function redisKeys(p) {
+  return {
+    peers: `${p}:peers`,
+    podPeers: (pod) => `${p}:pod:${pod}:peers`,
+    alive: (pod) => `${p}:alive:${pod}`,
+    queue: (peer) => `${p}:queue:${peer}`,
+  };
+}
+
+// The log lines after the first `after` ones (use srv.logs.length before the event).
+Server.prototype.waitForLogAfter = function waitForLogAfter(after, pred, timeoutMs = 5000, what = 'log line') {
+  return this.waitForLog((o) => this.logs.indexOf(o) >= after && pred(o), timeoutMs, what);
+};
+
+// Resolves once this pod has logged "redis up" after its first `after` log lines.
+Server.prototype.waitForRedisUp = function waitForRedisUp(after = 0, timeoutMs = REDIS_UP_TIMEOUT_MS) {
+  return this.waitForLogAfter(after, (o) => o.msg === 'redis up', timeoutMs, '"redis up"');
+};
+
+// Starts one pod on `redis` with `prefix`, asserts its "listening" line says "routing":"redis",
+// and waits for its "redis up" line (unless waitUp is false).
+export async function startPod(redis, { prefix, pod, flags = {}, env, t, waitUp = true } = {}) {
+  const srv = await startServer(
+    { 'redis-url': redis.url, 'redis-prefix': prefix, ...(pod ? { 'pod-id': pod } : {}), ...flags },
+    { env, t },
+  );
+  try {
+    assert.equal(srv.listening.routing, 'redis', `"listening" must say "routing":"redis": ${JSON.stringify(srv.listening)}`);
+    if (waitUp) await srv.waitForRedisUp();
+  } catch (err) {
+    await srv.stop().catch(() => {});
+    throw err;
+  }
+  return srv;
+}
+
+// A redis-server and `pods` Switchboard processes sharing it, named <tag>-1 ... <tag>-n, with
+// prefix uniquePrefix(tag). With `t`, everything is stopped by t.after; else call cluster.stop().
+// `flags` go to every pod; `podFlags[i]` to pod i only.
+export async function startCluster({ pods = 3, tag = 'mp', flags = {}, podFlags = [], t } = {}) {
+  const redis = await startRedis();
+  const prefix = uniquePrefix(tag);
+  const cluster = new Cluster(redis, prefix);
+  if (t) t.after(() => cluster.stop());
+  try {
+    cluster.pods = await Promise.all(
+      Array.from({ length: pods }, (_, i) =>
+        startPod(redis, { prefix, pod: `${tag}-${i + 1}`, flags: { ...flags, ...(podFlags[i] ?? {}) } }),
+      ),
+    );
+  } catch (err) {
+    await cluster.stop().catch(() => {});
+    throw err;
+  }
+  return cluster;
+}
+
+// Call synchronously inside a describe() body; read fixture.cluster inside the tests.
+export function clusterFixture(options = {}) {
+  const fixture = { cluster: null };
+  before(async () => {
+    fixture.cluster = await startCluster(options);
+  });
+  after(async () => {
+    if (fixture.cluster) await fixture.cluster.stop();
+  });
+  return fixture;
+}
+
+export class Cluster {
+  constructor(redis, prefix) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.keys = redisKeys(prefix);
+    this.pods = [];
+    this._stopped = false;
+  }
+
+  // <prefix>:peers as {peer: pod}.
+  owners() {
+    return this.redis.hgetall(this.keys.peers);
+  }
+
+  async owner(peer) {
+    return this.redis.command('HGET', this.keys.peers, peer);
+  }
+
+  // Adds a pod to the cluster (stopped with it).
+  async addPod(pod, flags = {}) {
+    const srv = await startPod(this.redis, { prefix: this.prefix, pod, flags });
+    this.pods.push(srv);
+    return srv;
+  }
+
+  // Stops every pod (as Server.stop does: fails on unexpected deaths or non-JSON logs), then
+  // Redis.
+  async stop() {
+    if (this._stopped) return;
+    this._stopped = true;
+    const results = await Promise.allSettled(this.pods.map((p) => p.stop()));
+    await this.redis.stop();
+    const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason?.message ?? String(r.reason));
+    if (failed.length) throw new Error(failed.join('\n---\n'));
   }
 }
