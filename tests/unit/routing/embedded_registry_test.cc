@@ -10,63 +10,17 @@
 #include <utility>
 #include <vector>
 
+#include "recording_connection.h"
+
 namespace switchboard::routing {
 namespace {
 
-using Log = std::vector<std::string>;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
 constexpr Clock::duration kExpire = milliseconds(5000);
 constexpr size_t kMaxQueued = 4;
 const Clock::time_point kT0 = Clock::time_point{} + std::chrono::hours(1);
-
-std::string ResultName(RegisterResult result) {
-  switch (result) {
-    case RegisterResult::kRegistered:
-      return "registered";
-    case RegisterResult::kTookOver:
-      return "took-over";
-    case RegisterResult::kIdTaken:
-      return "id-taken";
-    case RegisterResult::kUnavailable:
-      return "unavailable";
-  }
-  return "?";
-}
-
-std::string ReasonName(Undeliverable reason) {
-  switch (reason) {
-    case Undeliverable::kPeerUnavailable:
-      return "peer-unavailable";
-    case Undeliverable::kUnavailable:
-      return "unavailable";
-  }
-  return "?";
-}
-
-// Records everything routing does to it as a line in a log shared by every connection and by
-// the Register callbacks, so that tests can check the order across them.
-class RecordingConnection : public PeerConnection {
- public:
-  RecordingConnection(std::string name, Log* log) : name_(std::move(name)), log_(log) {}
-
-  void Deliver(RoutedFrame frame) override {
-    log_->push_back(name_ + " got " + std::string(frame.frame.body()));
-  }
-  void NotifyUndeliverable(std::string_view target, Undeliverable reason,
-                           std::string_view ref) override {
-    log_->push_back(name_ + " notice " + std::string(target) + " " + ReasonName(reason) +
-                    " ref=" + std::string(ref));
-  }
-  void Close(int code, std::string_view reason) override {
-    log_->push_back(name_ + " close " + std::to_string(code) + " " + std::string(reason));
-  }
-
- private:
-  std::string name_;
-  Log* log_;
-};
 
 RoutedFrame MakeFrame(std::string_view body, Clock::time_point accepted_at = kT0) {
   protocol::Frame frame;
