@@ -179,11 +179,7 @@ void RedisRegistry::OnUp() {
                   connection->Close(4409, "id-taken");
                   return;
                 }
-                for (size_t i = 1; i < reply->elements; ++i) {
-                  if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
-                    Deliver(connection, queued->frame);
-                  }
-                }
+                DeliverQueued(connection, reply);
               });
   }
 }
@@ -277,6 +273,7 @@ void RedisRegistry::SendScriptCall(std::shared_ptr<ScriptCall> call) {
   const std::vector<std::string_view> command(call->command.begin(), call->command.end());
   const bool sent = commands_.Command(command, [this, call, sent_at](redisReply* reply) {
     --scripts_in_flight_;
+    if (closing_) return;  // after Close() no callback is made
     command_latency_.Observe(std::chrono::duration<double>(Clock::now() - sent_at).count());
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
         ReplyText(reply).starts_with("NOSCRIPT")) {
@@ -368,13 +365,7 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   claim->done(took_over ? RegisterResult::kTookOver : local_result);
   const PeerTable::Entry* entry = peers_.Find(peer);
   if (entry == nullptr || entry->connection != claim->connection) return;  // closed in done
-  if (answered) {
-    for (size_t i = 1; i < reply->elements; ++i) {
-      if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
-        Deliver(claim->connection, queued->frame);
-      }
-    }
-  }
+  if (answered) DeliverQueued(claim->connection, reply);
   for (Held& held : claim->held) Deliver(claim->connection, held.frame);
 }
 
@@ -397,6 +388,15 @@ void RedisRegistry::SendUnregister(const std::string& peer) {
   if (!up_) return;  // nothing to undo: OnUp() only claims peers that are still here
   RunScript(kUnregister, {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
             {peer, options_.pod_id}, nullptr);
+}
+
+void RedisRegistry::DeliverQueued(PeerConnection* connection, const redisReply* reply) {
+  for (size_t i = 1; i < reply->elements; ++i) {
+    if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+      Deliver(connection, queued->frame);
+      ++stats_.relayed_local;
+    }
+  }
 }
 
 void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame) {

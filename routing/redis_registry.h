@@ -46,7 +46,8 @@ class RedisRegistry : public Registry {
     std::function<void(bool warning, std::string_view message, std::string_view detail)> log;
   };
 
-  // A backend on `loop` (not owned; must outlive it). Call Start() to connect.
+  // A backend on `loop` (not owned; must outlive it). Call Start() to connect. To end it: Close(),
+  // run the loop until its handles are closed, then destroy it.
   RedisRegistry(uv_loop_t* loop, Options options);
   ~RedisRegistry() override;
 
@@ -92,6 +93,8 @@ class RedisRegistry : public Registry {
   void SendUnregister(const std::string& peer);
   // Hands a frame that came through Redis to a local connection.
   void Deliver(PeerConnection* connection, std::string_view frame);
+  // Delivers the queue a register step handed back (elements 1.. of its reply), in order.
+  void DeliverQueued(PeerConnection* connection, const redisReply* reply);
   void RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
                          std::string_view target, std::string_view frame, std::string_view ref);
   void OnPodMessage(std::string_view bytes);

@@ -1,0 +1,122 @@
+#include "routing/pod_message.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::routing {
+namespace {
+
+using namespace std::string_view_literals;
+
+std::string Describe(const std::optional<PodMessage>& message) {
+  if (!message) return "malformed";
+  switch (message->kind) {
+    case PodMessage::Kind::kDeliver:
+      return "deliver target=" + std::string(message->target) +
+             " sender_pod=" + std::string(message->sender_pod) +
+             " sender=" + std::string(message->sender) + " frame=[" + std::string(message->frame) +
+             "]";
+    case PodMessage::Kind::kReplaced:
+      return "replaced peer=" + std::string(message->target);
+    case PodMessage::Kind::kExpired:
+      return "expired sender=" + std::string(message->sender) +
+             " target=" + std::string(message->target);
+  }
+  return "?";
+}
+
+std::string Describe(const std::optional<QueuedEntry>& entry) {
+  if (!entry) return "malformed";
+  return "deadline=" + std::to_string(entry->deadline_ms) +
+         " sender_pod=" + std::string(entry->sender_pod) + " sender=" + std::string(entry->sender) +
+         " frame=[" + std::string(entry->frame) + "]";
+}
+
+TEST(DecodePodMessageTest, Deliver) {
+  EXPECT_EQ(Describe(DecodePodMessage(R"(Dbob pod-1 alice {"type":"offer"})")),
+            R"(deliver target=bob sender_pod=pod-1 sender=alice frame=[{"type":"offer"}])");
+}
+
+TEST(DecodePodMessageTest, DeliverKeepsSpacesAndAnyBytesInTheFrame) {
+  EXPECT_EQ(
+      Describe(DecodePodMessage(R"(Dbob pod-1 alice {"sdp": "v=0 o=- 1 2 IN IP4"}  )")),
+      R"(deliver target=bob sender_pod=pod-1 sender=alice frame=[{"sdp": "v=0 o=- 1 2 IN IP4"}  ])");
+  EXPECT_EQ(Describe(DecodePodMessage("Dbob pod-1 alice  leading space")),
+            "deliver target=bob sender_pod=pod-1 sender=alice frame=[ leading space]");
+  EXPECT_EQ(Describe(DecodePodMessage("Dbob pod-1 alice x")),
+            "deliver target=bob sender_pod=pod-1 sender=alice frame=[x]");
+  const std::string_view binary = "Dbob pod-1 alice a\0b\nc\xff"sv;
+  const std::optional<PodMessage> message = DecodePodMessage(binary);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(message->frame, "a\0b\nc\xff"sv);
+}
+
+TEST(DecodePodMessageTest, ViewsPointIntoTheBytes) {
+  const std::string bytes = "Dbob pod-1 alice frame";
+  const std::optional<PodMessage> message = DecodePodMessage(bytes);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(message->target.data(), bytes.data() + 1);
+  EXPECT_EQ(message->frame.data() + message->frame.size(), bytes.data() + bytes.size());
+}
+
+TEST(DecodePodMessageTest, Replaced) {
+  EXPECT_EQ(Describe(DecodePodMessage("Rbob")), "replaced peer=bob");
+}
+
+TEST(DecodePodMessageTest, Expired) {
+  EXPECT_EQ(Describe(DecodePodMessage("Ealice bob")), "expired sender=alice target=bob");
+}
+
+TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
+  for (std::string_view bytes :
+       {""sv,
+        // Unknown kinds, and kinds in the wrong case.
+        "X"sv, "Xbob pod-1 alice f"sv, "dbob pod-1 alice f"sv, "r"sv, " Rbob"sv,
+        // Deliver: missing parts, empty words, no frame.
+        "D"sv, "Dbob"sv, "Dbob "sv, "Dbob pod-1"sv, "Dbob pod-1 "sv, "Dbob pod-1 alice"sv,
+        "Dbob pod-1 alice "sv, "D bob pod-1 alice f"sv, "Dbob  pod-1 alice f"sv,
+        "Dbob pod-1  alice f"sv,
+        // Replaced: no peer, or more than one word.
+        "R"sv, "R "sv, "Rbob "sv, "R bob"sv, "Rbob carol"sv,
+        // Expired: not exactly two words.
+        "E"sv, "Ealice"sv, "Ealice "sv, "E alice bob"sv, "Ealice  bob"sv, "Ealice bob carol"sv,
+        "Ealice bob "sv}) {
+    EXPECT_EQ(Describe(DecodePodMessage(bytes)), "malformed") << "[" << bytes << "]";
+  }
+}
+
+TEST(DecodeQueuedEntryTest, Entry) {
+  EXPECT_EQ(Describe(DecodeQueuedEntry(R"(1732262400123 pod-2 carol {"type":"answer"})")),
+            R"(deadline=1732262400123 sender_pod=pod-2 sender=carol frame=[{"type":"answer"}])");
+}
+
+TEST(DecodeQueuedEntryTest, FrameKeepsSpaces) {
+  EXPECT_EQ(Describe(DecodeQueuedEntry("17 pod-2 carol a b  c ")),
+            "deadline=17 sender_pod=pod-2 sender=carol frame=[a b  c ]");
+  EXPECT_EQ(Describe(DecodeQueuedEntry("0 p s  x")), "deadline=0 sender_pod=p sender=s frame=[ x]");
+}
+
+TEST(DecodeQueuedEntryTest, ViewsPointIntoTheBytes) {
+  const std::string bytes = "17 pod-2 carol frame";
+  const std::optional<QueuedEntry> entry = DecodeQueuedEntry(bytes);
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->sender_pod.data(), bytes.data() + 3);
+  EXPECT_EQ(entry->frame.data(), bytes.data() + 15);
+}
+
+TEST(DecodeQueuedEntryTest, MalformedEntriesAreRefused) {
+  for (std::string_view bytes :
+       {""sv, "17"sv, "17 "sv, "17 pod-2"sv, "17 pod-2 "sv, "17 pod-2 carol"sv, "17 pod-2 carol "sv,
+        " 17 pod-2 carol f"sv, "17  pod-2 carol f"sv, "17 pod-2  carol f"sv,
+        // The deadline must be a whole number.
+        "x pod-2 carol f"sv, "17x pod-2 carol f"sv, "1.5 pod-2 carol f"sv, "+17 pod-2 carol f"sv,
+        "99999999999999999999 pod-2 carol f"sv}) {
+    EXPECT_EQ(Describe(DecodeQueuedEntry(bytes)), "malformed") << "[" << bytes << "]";
+  }
+}
+
+}  // namespace
+}  // namespace switchboard::routing

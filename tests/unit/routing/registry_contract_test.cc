@@ -1,0 +1,846 @@
+// The routing contract (routing/registry.h) that every backend honours, run on each of them:
+// one parameterised suite, instantiated for "embedded" and "redis". The Redis instance runs two
+// pods in this process against a real redis-server, so every cross-pod path goes through Redis;
+// on the embedded backend "pod-a" and "pod-b" are the same registry, and the same test checks
+// the single-pod behaviour. Then tests that only make sense with Redis: Redis going away and
+// coming back, a pod dying, the scripts being flushed.
+//
+// Frames are opaque bytes to routing: the tests build them with protocol::Frame and compare
+// bodies. Deadlines are real time (Redis' TIME on the Redis backend), so the expiry tests use a
+// short expiry, tick the pods with Clock::now() while pumping, and check outcomes, not timings.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "recording_connection.h"
+#include "registry_fixture.h"
+
+namespace switchboard::routing {
+namespace {
+
+using std::chrono::milliseconds;
+using Strings = std::vector<std::string>;
+
+Strings Sorted(Strings strings) {
+  std::sort(strings.begin(), strings.end());
+  return strings;
+}
+
+class RegistryContractTest : public RegistryFixture,
+                             public testing::WithParamInterface<std::string> {
+ protected:
+  bool UsesRedis() const override { return GetParam() == "redis"; }
+
+  // Members, not locals: they outlive the registries' Close in TearDown.
+  RecordingConnection alice_{"alice", &log_};
+  RecordingConnection bob_{"bob", &log_};
+  RecordingConnection bob2_{"bob2", &log_};
+  RecordingConnection carol_{"carol", &log_};
+  RecordingConnection dave_{"dave", &log_};
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegistryContractTest, testing::Values("embedded", "redis"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+// ---------------------------------------------------------------------------------------------
+// Delivery.
+
+TEST_P(RegistryContractTest, RoutesToAPeerOnTheSamePod) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered);
+  Route(a(), "alice", "carol", "f1");
+  Route(a(), "carol", "alice", "f2");
+  Route(a(), "alice", "carol", "f3");
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == 2 && alice_.frames().size() == 1; },
+                        "both frames arrive"));
+  EXPECT_EQ(carol_.frames(), (Strings{"f1", "f3"}));
+  EXPECT_EQ(alice_.frames(), (Strings{"f2"}));
+  EXPECT_EQ(a().stats().relayed_local, 3u);
+  EXPECT_EQ(a().stats().relayed_remote, 0u);
+  EXPECT_EQ(a().stats().peers, 2u);
+}
+
+TEST_P(RegistryContractTest, RoutesToAPeerOnTheOtherPodAndBack) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "offer from pod-a");
+  Route(b(), "bob", "alice", "answer from pod-b");
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1 && alice_.frames().size() == 1; },
+                        "a frame reaches each pod"));
+  EXPECT_EQ(bob_.frames(), (Strings{"offer from pod-a"}));
+  EXPECT_EQ(alice_.frames(), (Strings{"answer from pod-b"}));
+  EXPECT_TRUE(alice_.notices().empty());
+  EXPECT_TRUE(bob_.notices().empty());
+}
+
+TEST_P(RegistryContractTest, FramesAreOpaqueBytes) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  const Strings bodies = {
+      " ",
+      "  spaces  inside and around ",
+      R"({"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"})",
+      "two\nlines\r\n",
+      std::string("a\0nul byte", 10),
+      "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \xff\xfe not UTF-8 either",
+      "Dbob pod-a alice looks like a pod message",
+      "Rbob",
+      "1732262400123 pod-a alice looks like a queued entry",
+      std::string(100 * 1024, 'x') + "end",
+  };
+  for (const std::string& body : bodies) Route(a(), "alice", "bob", body);
+  ASSERT_TRUE(
+      PumpUntil([&] { return bob_.frames().size() == bodies.size(); }, "every frame arrives"));
+  EXPECT_EQ(bob_.frames(), bodies);
+
+  // The same bytes when they waited in a queue first.
+  for (const std::string& body : bodies) Route(b(), "bob", "carol", body);
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == bodies.size(); },
+                        "every frame is queued"));
+  ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == bodies.size(); },
+                        "every queued frame arrives"));
+  EXPECT_EQ(carol_.frames(), bodies);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues.
+
+TEST_P(RegistryContractTest, QueuedFramesFollowTheRegisterCallbackInOrderBeforeLaterFrames) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "f1", "1");
+  Route(a(), "alice", "bob", "f2", "2");
+  Route(a(), "alice", "bob", "f3", "3");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "3 frames queued"));
+  EXPECT_TRUE(alice_.notices().empty());
+
+  // Registering on the other pod hands the queue over: right after the callback, in order.
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 3; }, "the queue is delivered"));
+  EXPECT_EQ(LogFrom("done bob registered"),
+            (Log{"done bob registered", "bob got f1", "bob got f2", "bob got f3"}));
+
+  // A frame routed later comes after them.
+  Route(a(), "alice", "bob", "f4");
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 4; }, "f4 arrives"));
+  EXPECT_EQ(bob_.frames(), (Strings{"f1", "f2", "f3", "f4"}));
+  EXPECT_TRUE(alice_.notices().empty());
+}
+
+TEST_P(RegistryContractTest, QueuedFramesFromSendersOnBothPodsKeepTheirOrder) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  int queued = 0;
+  for (auto [pod, from, body] :
+       {std::tuple{&a(), "alice", "a1"}, std::tuple{&b(), "carol", "c1"},
+        std::tuple{&a(), "alice", "a2"}, std::tuple{&b(), "carol", "c2"},
+        std::tuple{&b(), "carol", "c3"}, std::tuple{&a(), "alice", "a3"}}) {
+    Route(*pod, from, "dave", body);
+    ++queued;
+    ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == uint64_t(queued); },
+                          std::string(body) + " is queued"));
+  }
+  ASSERT_EQ(Register(a(), "dave", dave_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return dave_.frames().size() == 6; }, "the queue is delivered"));
+  EXPECT_EQ(dave_.frames(), (Strings{"a1", "c1", "a2", "c2", "c3", "a3"}));
+}
+
+TEST_P(RegistryContractTest, ExpiryNotifiesTheSenderOncePerTarget) {
+  StartPods({.expire = kShortExpire});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "f1", "1");
+  Route(a(), "alice", "bob", "f2", "2");
+  Route(a(), "alice", "carol", "f3", "3");
+  ASSERT_TRUE(PumpUntil([&] { return alice_.notices().size() >= 2; }, "both targets expire"));
+  // Nothing more comes, however long we wait.
+  PumpFor(3 * kShortExpire);
+  EXPECT_EQ(Sorted(alice_.notices()),
+            (Strings{"bob peer-unavailable ref=", "carol peer-unavailable ref="}));
+  EXPECT_EQ(Total(&RoutingStats::queued), 3u);
+  EXPECT_EQ(Total(&RoutingStats::expired), 3u);
+
+  // A target that comes after the expiry gets nothing of what expired.
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "f4");
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f4 arrives"));
+  PumpFor(milliseconds(50));
+  EXPECT_EQ(bob_.frames(), (Strings{"f4"}));
+  EXPECT_EQ(alice_.notices().size(), 2u);
+}
+
+TEST_P(RegistryContractTest, FramesDeliveredFromTheQueueNeverExpire) {
+  StartPods({.expire = kShortExpire});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "f1", "1");
+  Route(a(), "alice", "bob", "f2", "2");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 2; }, "2 frames queued"));
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 2; },
+                        "the queue is delivered (before it expires)"));
+  PumpFor(3 * kShortExpire);
+  EXPECT_EQ(bob_.frames(), (Strings{"f1", "f2"}));
+  EXPECT_TRUE(alice_.notices().empty()) << Describe();
+  EXPECT_EQ(Total(&RoutingStats::expired), 0u);
+}
+
+TEST_P(RegistryContractTest, AFullQueueRefusesAtOnceWithTheRef) {
+  StartPods({.max_queued_per_peer = 3});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  for (const char* body : {"q0", "q1", "q2"}) Route(a(), "alice", "bob", body);
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "3 frames queued"));
+  EXPECT_TRUE(alice_.notices().empty());
+
+  Route(a(), "alice", "bob", "over", R"("m4")");
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "the refusal"));
+  EXPECT_EQ(alice_.notices(), (Strings{R"(bob peer-unavailable ref="m4")"}));
+  EXPECT_EQ(Total(&RoutingStats::queue_rejected), 1u);
+  EXPECT_EQ(Total(&RoutingStats::queued), 3u);
+
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 3; }, "the queue is delivered"));
+  PumpFor(milliseconds(50));
+  EXPECT_EQ(bob_.frames(), (Strings{"q0", "q1", "q2"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids.
+
+TEST_P(RegistryContractTest, ADuplicateIdWithoutTokenIsTakenOnTheSamePod) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(a(), "bob", bob2_), RegisterResult::kIdTaken);
+  EXPECT_EQ(Register(a(), "bob", bob2_, "a-token"), RegisterResult::kIdTaken);
+  Route(a(), "alice", "bob", "f1");
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f1 reaches the holder"));
+  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(bob2_.frames().empty());
+  EXPECT_EQ(a().stats().peers, 1u);
+}
+
+TEST_P(RegistryContractTest, ADuplicateIdWithoutTokenIsTakenAcrossPods) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(b(), "bob", bob2_), RegisterResult::kIdTaken);
+  EXPECT_EQ(Register(b(), "bob", bob2_, "a-token"), RegisterResult::kIdTaken);
+  // And the other way round.
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(a(), "carol", dave_), RegisterResult::kIdTaken);
+
+  Route(b(), "alice", "bob", "to bob");
+  Route(a(), "alice", "carol", "to carol");
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty() && !carol_.frames().empty(); },
+                        "the frames reach the holders"));
+  PumpFor(milliseconds(50));
+  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(carol_.closes().empty());
+  EXPECT_TRUE(bob2_.frames().empty());
+  EXPECT_TRUE(dave_.frames().empty());
+}
+
+TEST_P(RegistryContractTest, AnotherTokenIsTakenAcrossPods) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(b(), "bob", bob2_, "guess!"), RegisterResult::kIdTaken);
+  EXPECT_EQ(Register(b(), "bob", bob2_), RegisterResult::kIdTaken);
+  EXPECT_EQ(Register(a(), "bob", bob2_, "secreT"), RegisterResult::kIdTaken);
+  Route(b(), "alice", "bob", "f1");
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f1 reaches the holder"));
+  EXPECT_TRUE(bob_.closes().empty());
+}
+
+TEST_P(RegistryContractTest, TheSameTokenTakesOverOnTheSamePod) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(a(), "bob", bob2_, "secret"), RegisterResult::kTookOver);
+  EXPECT_EQ(bob_.closes(), (Strings{"4410 replaced"}));
+  a().Unregister("bob", &bob_);  // the old connection goes, as the server's would
+  Route(a(), "alice", "bob", "f1");
+  ASSERT_TRUE(PumpUntil([&] { return !bob2_.frames().empty(); }, "f1 reaches the new holder"));
+  EXPECT_TRUE(bob_.frames().empty());
+  EXPECT_EQ(a().stats().peers, 1u);
+}
+
+TEST_P(RegistryContractTest, TheSameTokenTakesOverAcrossPods) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(b(), "bob", bob2_, "secret"), RegisterResult::kTookOver);
+  // The old connection, on pod-a, is closed.
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.closes().empty(); }, "the old connection is closed"));
+  EXPECT_EQ(bob_.closes(), (Strings{"4410 replaced"}));
+  a().Unregister("bob", &bob_);  // it goes: this must not release the id from the new holder
+
+  Route(a(), "alice", "bob", "from pod-a");
+  Route(b(), "carol", "bob", "from pod-b");
+  ASSERT_TRUE(
+      PumpUntil([&] { return bob2_.frames().size() == 2; }, "both frames reach the new holder"));
+  EXPECT_EQ(Sorted(bob2_.frames()), (Strings{"from pod-a", "from pod-b"}));
+  EXPECT_TRUE(bob_.frames().empty());
+  EXPECT_TRUE(bob2_.closes().empty());
+
+  // Back the other way, with the token the new holder kept.
+  EXPECT_EQ(Register(a(), "bob", dave_, "secret"), RegisterResult::kTookOver);
+  ASSERT_TRUE(PumpUntil([&] { return !bob2_.closes().empty(); }, "bob2 is closed"));
+  EXPECT_EQ(bob2_.closes(), (Strings{"4410 replaced"}));
+  b().Unregister("bob", &bob2_);
+  Route(b(), "carol", "bob", "to dave");
+  ASSERT_TRUE(PumpUntil([&] { return !dave_.frames().empty(); }, "the frame reaches dave"));
+  EXPECT_EQ(dave_.frames(), (Strings{"to dave"}));
+}
+
+TEST_P(RegistryContractTest, UnregisterReleasesTheId) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  b().Unregister("bob", &bob_);
+  EXPECT_EQ(b().stats().peers, TwoPods() ? 0u : 1u);
+
+  // A frame for it queues again, for whoever takes the id next, on either pod.
+  Route(a(), "alice", "bob", "f1");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "f1 is queued"));
+  EXPECT_TRUE(bob_.frames().empty());
+  EXPECT_EQ(Register(a(), "bob", bob2_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return !bob2_.frames().empty(); }, "f1 reaches the new holder"));
+  EXPECT_EQ(bob2_.frames(), (Strings{"f1"}));
+  EXPECT_TRUE(alice_.notices().empty());
+}
+
+TEST_P(RegistryContractTest, UnregisterByANonHolderDoesNothing) {
+  StartPods();
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  a().Unregister("bob", &bob2_);
+  b().Unregister("bob", &bob2_);
+  a().Unregister("nobody", &bob_);
+  Route(a(), "alice", "bob", "f1");
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f1 reaches the holder"));
+  EXPECT_EQ(Register(a(), "bob", bob2_), RegisterResult::kIdTaken);
+}
+
+TEST_P(RegistryContractTest, ASenderThatLeftIsNotNotified) {
+  StartPods({.expire = kShortExpire});
+  auto gone = std::make_unique<RecordingConnection>("gone", &log_);
+  ASSERT_EQ(Register(a(), "gone", *gone), RegisterResult::kRegistered);
+  Route(a(), "gone", "bob", "f1", "1");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "f1 is queued"));
+  a().Unregister("gone", gone.get());
+  gone.reset();  // ASan reports any later use.
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::expired) == 1; }, "f1 expires"));
+  PumpFor(2 * kShortExpire);
+  for (const std::string& line : log_) EXPECT_EQ(line.find("gone notice"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order and counters.
+
+TEST_P(RegistryContractTest, KeepsTheOrderOf2000FramesAcrossPodsThroughARegistration) {
+  constexpr int kFrames = 2000;
+  StartPods({.max_queued_per_peer = kFrames});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Strings expected;
+  // The first half waits in the queue...
+  for (int i = 0; i < kFrames / 2; ++i) {
+    expected.push_back("frame " + std::to_string(i));
+    Route(a(), "alice", "bob", expected.back());
+  }
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == kFrames / 2; },
+                        "the first half is queued"));
+  // ...the target registers on the other pod while the second half is on its way.
+  auto registered = StartRegister(b(), "bob", bob_);
+  for (int i = kFrames / 2; i < kFrames; ++i) {
+    expected.push_back("frame " + std::to_string(i));
+    Route(a(), "alice", "bob", expected.back());
+    if (i % 50 == 0) PumpOnce();
+  }
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == kFrames; }, milliseconds(30000),
+                        "every frame arrives"));
+  EXPECT_EQ(*registered, RegisterResult::kRegistered);
+  EXPECT_TRUE(bob_.frames() == expected) << "the frames arrived out of order";
+  EXPECT_TRUE(alice_.notices().empty());
+  EXPECT_GE(Total(&RoutingStats::queued), uint64_t(kFrames / 2));
+}
+
+TEST_P(RegistryContractTest, StatsCountEveryOutcome) {
+  StartPods({.expire = kShortExpire, .max_queued_per_peer = 2});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+
+  Route(a(), "alice", "carol", "local");
+  Route(a(), "alice", "bob", "x1");
+  Route(a(), "alice", "bob", "x2");
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == 1 && bob_.frames().size() == 2; },
+                        "the relayed frames arrive"));
+  // Queued for dave, then one refused, then both expire.
+  Route(a(), "alice", "dave", "q1");
+  Route(a(), "alice", "dave", "q2");
+  Route(a(), "alice", "dave", "q3", "3");
+  ASSERT_TRUE(
+      PumpUntil([&] { return alice_.notices().size() == 2; }, "the refusal and the expiry"));
+  // Queued for erin, then handed over when erin registers on pod-b.
+  Route(a(), "alice", "erin", "e1");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "e1 is queued"));
+  RecordingConnection erin("erin", &log_);
+  ASSERT_EQ(Register(b(), "erin", erin), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return erin.frames().size() == 1; }, "e1 arrives"));
+
+  const RoutingStats sa = a().stats();
+  const RoutingStats sb = b().stats();
+  if (TwoPods()) {
+    EXPECT_EQ(sa.relayed_local, 1u) << "alice to carol";
+    EXPECT_EQ(sa.relayed_remote, 2u) << "alice to bob";
+    EXPECT_EQ(sa.received_remote, 0u);
+    EXPECT_EQ(sa.queued, 3u);
+    EXPECT_EQ(sa.queue_rejected, 1u);
+    EXPECT_EQ(sa.expired, 2u);
+    EXPECT_EQ(sa.peers, 2u);
+    EXPECT_EQ(sa.redis_up, 1);
+    EXPECT_NE(sa.redis_latency, nullptr);
+    EXPECT_EQ(sb.relayed_local, 1u) << "e1, handed from the queue to erin";
+    EXPECT_EQ(sb.relayed_remote, 0u);
+    EXPECT_EQ(sb.received_remote, 2u) << "x1 and x2";
+    EXPECT_EQ(sb.queued, 0u);
+    EXPECT_EQ(sb.queue_rejected, 0u);
+    EXPECT_EQ(sb.expired, 0u);
+    EXPECT_EQ(sb.peers, 2u);
+    EXPECT_EQ(sb.redis_up, 1);
+  } else {
+    EXPECT_EQ(sa.relayed_local, 4u) << "carol, bob twice, erin from the queue";
+    EXPECT_EQ(sa.relayed_remote, 0u);
+    EXPECT_EQ(sa.received_remote, 0u);
+    EXPECT_EQ(sa.queued, 3u);
+    EXPECT_EQ(sa.queue_rejected, 1u);
+    EXPECT_EQ(sa.expired, 2u);
+    EXPECT_EQ(sa.peers, 4u);
+    EXPECT_EQ(sa.queued_now, 0u);
+    EXPECT_EQ(sa.redis_up, -1);
+    EXPECT_EQ(sa.redis_reconnects, 0u);
+  }
+  b().Unregister("erin", &erin);
+  EXPECT_EQ(b().stats().peers, TwoPods() ? 1u : 3u);
+}
+
+// The header promises that after Close no callback is made: not the Register callback of a
+// registration still on its way, not a notice for a refusal still on its way.
+TEST_P(RegistryContractTest, NoCallbackAfterClose) {
+  StartPods({.max_queued_per_peer = 1});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "dave", "q1");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "q1 is queued"));
+  Route(a(), "alice", "dave", "refused", "2");  // its refusal is on its way on the Redis backend
+  const size_t notices_before_close = alice_.notices().size();
+  std::optional<RegisterResult> result;
+  b().Register("bob", "", &bob_, [&](RegisterResult r) { result = r; });
+  const bool done_before_close = result.has_value();
+  const size_t log_before_close = log_.size();
+  ClosePod(&b());
+  if (TwoPods()) ClosePod(&a());
+  PumpFor(milliseconds(200));
+  if (!done_before_close) {
+    EXPECT_FALSE(result.has_value()) << "Register's callback ran after Close";
+  }
+  EXPECT_EQ(alice_.notices().size(), notices_before_close) << "a notice came after Close";
+  EXPECT_EQ(log_.size(), log_before_close) << Describe();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis only.
+
+class RedisRegistryTest : public RegistryFixture {
+ protected:
+  bool UsesRedis() const override { return true; }
+
+  RedisRegistry& pod_a() { return static_cast<RedisRegistry&>(a()); }
+  RedisRegistry& pod_b() { return static_cast<RedisRegistry&>(b()); }
+
+  std::string Key(std::string_view suffix) const { return prefix_ + ":" + std::string(suffix); }
+
+  // A command on a connection of the test's own, rendered as text (redis_server_fixture.h).
+  std::string Redis(std::initializer_list<std::string_view> args) {
+    RedisClient client(redis_.port());
+    return client.Run(args);
+  }
+
+  std::string OwnerOf(std::string_view peer) { return Redis({"HGET", Key("peers"), peer}); }
+
+  // Starts a pod in a child process that registers `peer` and then keeps running (heartbeats,
+  // subscription) until it is killed: the only honest way to let a pod die without Close().
+  // Returns its pid, or -1 (the test has failed).
+  pid_t StartPodProcess(const std::string& pod_id, const std::string& peer, PodOptions options) {
+    int ready[2];
+    if (pipe(ready) != 0) {
+      ADD_FAILURE() << "pipe";
+      return -1;
+    }
+    const pid_t pid = fork();
+    if (pid < 0) {
+      ADD_FAILURE() << "fork";
+      return -1;
+    }
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process
+      close(ready[0]);
+      RunPodProcess(ready[1], pod_id, peer, options);  // never returns
+    }
+    close(ready[1]);
+    pollfd wait_for{ready[0], POLLIN, 0};
+    char status = 0;
+    const bool answered = poll(&wait_for, 1, 10000) == 1 && read(ready[0], &status, 1) == 1;
+    close(ready[0]);
+    if (!answered || status != '1') {
+      ADD_FAILURE() << "the child pod " << pod_id << " did not register " << peer;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return -1;
+    }
+    children_.push_back(pid);
+    return pid;
+  }
+
+  [[noreturn]] void RunPodProcess(int ready_fd, const std::string& pod_id, const std::string& peer,
+                                  PodOptions options) {
+    // A fresh loop; the parent's is not touched. Nothing here is ever freed: the process is
+    // killed, as a crashed pod would be.
+    auto* loop = new uv_loop_t;
+    uv_loop_init(loop);
+    RedisRegistry::Options redis_options;
+    redis_options.address.host = "127.0.0.1";
+    redis_options.address.port = redis_.port();
+    redis_options.prefix = prefix_;
+    redis_options.pod_id = pod_id;
+    redis_options.heartbeat = options.heartbeat;
+    redis_options.alive_ttl = options.alive_ttl;
+    auto* pod = new RedisRegistry(loop, std::move(redis_options));
+    auto* log = new Log;
+    auto* connection = new RecordingConnection(peer, log);
+    pod->Start();
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    auto pump = [&] {
+      uv_run(loop, UV_RUN_NOWAIT);
+      std::this_thread::sleep_for(milliseconds(1));
+    };
+    while (!pod->up() && Clock::now() < deadline) pump();
+    auto* result = new std::optional<RegisterResult>;
+    if (pod->up()) pod->Register(peer, "", connection, [result](RegisterResult r) { *result = r; });
+    while (!result->has_value() && Clock::now() < deadline) pump();
+    const char status = *result == RegisterResult::kRegistered ? '1' : '0';
+    if (write(ready_fd, &status, 1) != 1 || status != '1') _exit(1);
+    for (;;) pump();
+  }
+
+  void KillChild(pid_t pid, int signal = SIGKILL) {
+    kill(pid, signal);
+    if (signal == SIGKILL) {
+      waitpid(pid, nullptr, 0);
+      children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+    }
+  }
+
+  void TearDown() override {
+    for (pid_t pid : children_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    RegistryFixture::TearDown();
+  }
+
+  std::vector<pid_t> children_;
+  RecordingConnection alice_{"alice", &log_};
+  RecordingConnection bob_{"bob", &log_};
+  RecordingConnection carol_{"carol", &log_};
+  RecordingConnection dave_{"dave", &log_};
+};
+
+TEST_F(RedisRegistryTest, KeepsItsStateInRedis) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_, "secret"), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  EXPECT_EQ(OwnerOf("alice"), "pod-a");
+  EXPECT_EQ(OwnerOf("bob"), "pod-b");
+  EXPECT_EQ(Redis({"SMEMBERS", Key("pod:pod-a:peers")}), "[alice]");
+  EXPECT_EQ(Redis({"HEXISTS", Key("tokens"), "bob"}), "0");
+  const std::string token_hash = Redis({"HGET", Key("tokens"), "alice"});
+  EXPECT_NE(token_hash, "(nil)");
+  EXPECT_EQ(token_hash.find("secret"), std::string::npos) << "the token is kept in the clear";
+  EXPECT_EQ(Redis({"EXISTS", Key("alive:pod-a")}), "1");
+  EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Key("pod:pod-b")}), "[" + Key("pod:pod-b") + ",1]");
+
+  a().Unregister("alice", &alice_);
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("alice") == "(nil)"; }, "alice leaves the hash"));
+  EXPECT_EQ(Redis({"HEXISTS", Key("tokens"), "alice"}), "0");
+
+  // Close takes the pod out of Redis' view at once.
+  ClosePod(&a());
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return Redis({"EXISTS", Key("alive:pod-a")}) == "0";
+      },
+      "pod-a's liveness key goes"));
+}
+
+TEST_F(RedisRegistryTest, RedisGoingAwayAndComingBackEmpty) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  const int port = redis_.port();
+
+  redis_.Kill();
+  // A cross-pod send is answered "unavailable" with its ref: never lost silently.
+  Route(a(), "alice", "bob", "while redis dies", R"("r1")");
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "the first refusal"));
+  EXPECT_EQ(alice_.notices(), (Strings{R"(bob unavailable ref="r1")"}));
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().redis_up == 0 && b().stats().redis_up == 0; },
+                        "both pods see Redis down"));
+  EXPECT_FALSE(pod_a().up());
+  Route(a(), "alice", "bob", "while redis is down", R"("r2")");
+  Route(b(), "bob", "alice", "the other way", R"("r3")");
+  ASSERT_TRUE(PumpUntil([&] { return alice_.notices().size() == 2 && bob_.notices().size() == 1; },
+                        "the refusals while down"));
+  EXPECT_EQ(alice_.notices().back(), R"(bob unavailable ref="r2")");
+  EXPECT_EQ(bob_.notices(), (Strings{R"(alice unavailable ref="r3")"}));
+
+  // Local relaying goes on, and a peer may even register meanwhile.
+  Route(a(), "alice", "carol", "local while down");
+  ASSERT_EQ(Register(a(), "dave", dave_), RegisterResult::kRegistered);
+  Route(a(), "dave", "alice", "from a peer that came while down");
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == 1 && alice_.frames().size() == 1; },
+                        "the local frames arrive"));
+  EXPECT_EQ(carol_.frames(), (Strings{"local while down"}));
+  EXPECT_EQ(alice_.frames(), (Strings{"from a peer that came while down"}));
+  PumpFor(milliseconds(300));  // a few reconnect attempts fail
+
+  // Redis comes back, empty: the pods reconnect by themselves and claim their peers again.
+  std::string error;
+  ASSERT_TRUE(redis_.Start(port, &error)) << error;
+  ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
+                        "both pods reconnect"));
+  EXPECT_EQ(a().stats().redis_up, 1);
+  EXPECT_GE(a().stats().redis_reconnects, 1u);
+  EXPECT_GE(b().stats().redis_reconnects, 1u);
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return OwnerOf("alice") == "pod-a" && OwnerOf("carol") == "pod-a" &&
+               OwnerOf("dave") == "pod-a" && OwnerOf("bob") == "pod-b";
+      },
+      "every live peer is registered again"));
+
+  Route(a(), "alice", "bob", "after the restart");
+  Route(b(), "bob", "dave", "and back");
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1 && dave_.frames().size() == 1; },
+                        "cross-pod relaying works again"));
+  EXPECT_EQ(bob_.frames(), (Strings{"after the restart"}));
+  EXPECT_EQ(dave_.frames(), (Strings{"and back"}));
+  EXPECT_EQ(alice_.notices().size(), 2u);
+
+  auto logged = [&](std::string_view what) {
+    return std::any_of(backend_log_.begin(), backend_log_.end(), [&](const std::string& line) {
+      return line.find(what) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(logged("pod-a warning: redis lost")) << Describe();
+  EXPECT_TRUE(logged("pod-a info: redis up")) << Describe();
+}
+
+TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_EQ(Redis({"SCRIPT", "FLUSH"}), "OK");
+  Route(a(), "alice", "bob", "after the flush");
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  EXPECT_EQ(OwnerOf("carol"), "pod-b");
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1; }, "the frame arrives"));
+  ASSERT_EQ(Redis({"SCRIPT", "FLUSH"}), "OK");
+  Route(a(), "alice", "dave", "queued after the flush");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "the frame is queued"));
+  EXPECT_TRUE(alice_.notices().empty()) << Describe();
+}
+
+// Scripts flushed while frames are in the pipeline: every call that fails with NOSCRIPT is sent
+// again, and a sender's frames still arrive in order, none lost, none twice.
+TEST_F(RedisRegistryTest, AFlushWhileFramesAreInFlightKeepsTheirOrder) {
+  StartPods({.max_queued_per_peer = 10000});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  RedisClient flusher(redis_.port());
+  ASSERT_TRUE(flusher.ok()) << flusher.error();
+  Strings expected;
+  auto route = [&] {
+    expected.push_back("frame " + std::to_string(expected.size()));
+    // To bob (relayed) and to dave (queued), so both script outcomes are retried.
+    Route(a(), "alice", "bob", expected.back());
+    Route(a(), "alice", "dave", expected.back());
+  };
+  for (int round = 0; round < 3; ++round) {
+    // A long pipeline, the scripts flushed while Redis works through it, then more frames
+    // routed while the NOSCRIPT errors come back, a read at a time.
+    for (int i = 0; i < 1000; ++i) route();
+    PumpOnce();
+    ASSERT_EQ(flusher.Run({"SCRIPT", "FLUSH"}), "OK");
+    for (int i = 0; i < 200; ++i) {
+      route();
+      PumpOnce(/*tick=*/false);
+    }
+  }
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() >= expected.size(); },
+                        milliseconds(30000), "every frame reaches bob"));
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().queued >= expected.size(); }, milliseconds(30000),
+                        "every frame for dave is queued"));
+  PumpFor(milliseconds(50));
+  EXPECT_EQ(bob_.frames().size(), expected.size());
+  EXPECT_TRUE(bob_.frames() == expected) << "bob's frames arrived out of order";
+  EXPECT_TRUE(alice_.notices().empty()) << Describe();
+  ASSERT_EQ(Register(b(), "dave", dave_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return dave_.frames().size() >= expected.size(); },
+                        "the queue reaches dave"));
+  EXPECT_EQ(dave_.frames().size(), expected.size());
+  EXPECT_TRUE(dave_.frames() == expected) << "dave's frames were queued out of order";
+}
+
+// A frame forwarded to a pod whose peer has just left is queued there for the peer's next
+// connection; if it expires, the sender's pod hears of it and tells the sender.
+TEST_F(RedisRegistryTest, AFrameForAPeerThatJustLeftIsQueuedAndItsExpiryReachesTheSender) {
+  StartPods({.expire = kShortExpire});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  // What pod-a publishes when it routes to a peer it believes is on pod-b.
+  EXPECT_EQ(Redis({"PUBLISH", Key("pod:pod-b"), "Dghost pod-a alice lost frame"}), "1");
+  EXPECT_EQ(Redis({"PUBLISH", Key("pod:pod-b"), "Dcarol pod-a alice kept frame"}), "1");
+  ASSERT_TRUE(PumpUntil([&] { return b().stats().queued == 2; }, "pod-b queues both"));
+  EXPECT_EQ(b().stats().received_remote, 2u);
+
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return !carol_.frames().empty(); }, "carol gets hers"));
+  EXPECT_EQ(carol_.frames(), (Strings{"kept frame"}));
+
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "alice hears of the expiry"));
+  PumpFor(2 * kShortExpire);
+  EXPECT_EQ(alice_.notices(), (Strings{"ghost peer-unavailable ref="}));
+  EXPECT_EQ(b().stats().expired, 1u);
+}
+
+TEST_F(RedisRegistryTest, MalformedPodMessagesAreIgnored) {
+  StartPods();
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  for (std::string_view junk : {"", "X", "Dbob", "Dbob pod-a", "R", "Ebob", "E bob carol"}) {
+    EXPECT_EQ(Redis({"PUBLISH", Key("pod:pod-b"), junk}), "1");
+  }
+  Route(a(), "alice", "bob", "still working");
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1; }, "the frame arrives"));
+  EXPECT_EQ(bob_.frames(), (Strings{"still working"}));
+  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(pod_b().up());
+}
+
+// A pod killed with SIGKILL (its subscription gone with its connections): the others remove
+// its peers within a few seconds; frames for them queue; a peer that reconnects to another pod
+// gets them.
+TEST_F(RedisRegistryTest, TheEntriesOfAKilledPodAreReaped) {
+  const pid_t child = StartPodProcess("pod-dead", "bob", {});
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(OwnerOf("bob"), "pod-dead");
+  a_ = AddRedisPod("pod-a", {.heartbeat = milliseconds(100)});
+  b_ = a_;
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  // While pod-dead lives, the id is its own.
+  EXPECT_EQ(Register(a(), "bob", bob_), RegisterResult::kIdTaken);
+
+  KillChild(child);
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "bob leaves the hash"));
+  EXPECT_EQ(Redis({"EXISTS", Key("pod:pod-dead:peers")}), "0");
+  EXPECT_EQ(Redis({"SISMEMBER", Key("pods"), "pod-dead"}), "0");
+  EXPECT_EQ(OwnerOf("alice"), "pod-a");
+
+  Route(a(), "alice", "bob", "for bob, wherever he comes back", R"("1")");
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 1; }, "the frame is queued"));
+  ASSERT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "bob gets it"));
+  EXPECT_EQ(bob_.frames(), (Strings{"for bob, wherever he comes back"}));
+  EXPECT_TRUE(alice_.notices().empty());
+}
+
+// A pod that hangs (SIGSTOP: its connections stay open, its heartbeat stops): its liveness key
+// expires and the others remove its peers.
+TEST_F(RedisRegistryTest, TheEntriesOfAHungPodAreReapedWhenItsLivenessKeyExpires) {
+  const pid_t child = StartPodProcess(
+      "pod-hung", "bob", {.heartbeat = milliseconds(100), .alive_ttl = milliseconds(500)});
+  ASSERT_GT(child, 0);
+  a_ = AddRedisPod("pod-a", {.heartbeat = milliseconds(100)});
+  b_ = a_;
+  ASSERT_EQ(OwnerOf("bob"), "pod-hung");
+  KillChild(child, SIGSTOP);
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "bob leaves the hash"));
+  EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Key("pod:pod-hung")}), "[" + Key("pod:pod-hung") + ",1]")
+      << "the hung pod is still subscribed";
+  EXPECT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+}
+
+// A route to a peer whose pod died, before any reaping: the script finds no subscriber on the
+// owner's channel, removes the stale entry and queues.
+TEST_F(RedisRegistryTest, ARouteToAPeerOfADeadPodQueues) {
+  const pid_t child = StartPodProcess("pod-dead", "bob", {});
+  ASSERT_GT(child, 0);
+  // No heartbeat (so no reaping) during the test.
+  a_ = AddRedisPod("pod-a", {.heartbeat = milliseconds(60000), .alive_ttl = milliseconds(120000)});
+  b_ = a_;
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  KillChild(child);
+  const std::string no_subscriber = "[" + Key("pod:pod-dead") + ",0]";
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return Redis({"PUBSUB", "NUMSUB", Key("pod:pod-dead")}) == no_subscriber;
+      },
+      "Redis sees the dead pod's subscription go"));
+  EXPECT_EQ(OwnerOf("bob"), "pod-dead") << "reaped already: the test does not test the route";
+
+  Route(a(), "alice", "bob", "f1", R"("1")");
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 1; }, "the frame is queued"));
+  EXPECT_EQ(OwnerOf("bob"), "(nil)");
+  EXPECT_EQ(a().stats().relayed_remote, 0u);
+  ASSERT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "bob gets it"));
+  EXPECT_EQ(bob_.frames(), (Strings{"f1"}));
+  EXPECT_TRUE(alice_.notices().empty());
+}
+
+// Registering an id held by a dead pod (still in the hash: not reaped yet) takes it, without a
+// token.
+TEST_F(RedisRegistryTest, AnIdHeldByADeadPodCanBeRegistered) {
+  const pid_t child = StartPodProcess("pod-dead", "bob", {});
+  ASSERT_GT(child, 0);
+  a_ = AddRedisPod("pod-a", {.heartbeat = milliseconds(60000), .alive_ttl = milliseconds(120000)});
+  b_ = a_;
+  KillChild(child);
+  const std::string no_subscriber = "[" + Key("pod:pod-dead") + ",0]";
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return Redis({"PUBSUB", "NUMSUB", Key("pod:pod-dead")}) == no_subscriber;
+      },
+      "Redis sees the dead pod's subscription go"));
+  ASSERT_EQ(OwnerOf("bob"), "pod-dead");
+  EXPECT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+  EXPECT_EQ(OwnerOf("bob"), "pod-a");
+  EXPECT_TRUE(bob_.closes().empty());
+}
+
+}  // namespace
+}  // namespace switchboard::routing
