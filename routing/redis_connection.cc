@@ -212,7 +212,9 @@ void RedisConnection::Drop() {
 }
 
 void RedisConnection::Quit() {
-  if (context_ == nullptr) {
+  // hiredis frees a context that never connected at once, without OnDisconnect; let Drop() do it
+  // and stop the connect timer.
+  if (context_ == nullptr || !connected_) {
     Drop();
     return;
   }

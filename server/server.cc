@@ -324,11 +324,10 @@ void Server::CloseSomeForDrain() {
   const double share = window_ns <= 0 ? 1.0 : std::min(1.0, elapsed_ns / window_ns + 0.001);
   const auto due = static_cast<size_t>(std::ceil(share * static_cast<double>(drain_total_)));
   for (auto it = sessions_.begin(); it != sessions_.end() && drain_closed_ < due; ++it) {
+    if ((*it)->closing()) continue;  // already on its way out: counted when it was asked
     (*it)->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
     ++drain_closed_;
   }
-  // Sessions already asked to close stay in sessions_ until libwebsockets reports them closed;
-  // asking again is a no-op, so counting them once is enough.
 }
 
 void Server::OnTick() {

@@ -65,6 +65,9 @@ class Session : public routing::PeerConnection {
 
   const std::string& peer() const { return peer_; }
 
+  // True once a close has been asked for.
+  bool closing() const { return pending_close_.has_value(); }
+
  private:
   struct PendingClose {
     int code;
