@@ -95,6 +95,12 @@ RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
   uv_timer_init(loop_, &heartbeat_timer_);
   heartbeat_timer_.data = this;
   script_shas_.resize(kScriptCount);
+  // Each pod loads its own copy of the scripts, marked with its id, so it has SHAs of its own:
+  // after a SCRIPT FLUSH another pod reloading its copy cannot make this pod's EVALSHAs succeed
+  // while earlier ones of this pod still wait to be retried (see SendScriptCall).
+  for (const std::string_view* script : kScripts) {
+    script_texts_.push_back("-- loaded by pod " + options_.pod_id + "\n" + std::string(*script));
+  }
 }
 
 RedisRegistry::~RedisRegistry() { Close(); }
@@ -140,7 +146,7 @@ void RedisRegistry::OnConnected() {
 void RedisRegistry::LoadScripts() {
   auto loaded = std::make_shared<int>(0);
   for (int script = 0; script < kScriptCount; ++script) {
-    commands_.Command({"SCRIPT", "LOAD", *kScripts[script]},
+    commands_.Command({"SCRIPT", "LOAD", script_texts_[script]},
                       [this, script, loaded](redisReply* reply) {
                         if (IsError(reply)) {
                           if (reply != nullptr)
@@ -267,6 +273,7 @@ void RedisRegistry::RunScript(int script, const std::vector<std::string_view>& k
 // once the first retry has reloaded the script, overtake the ones retried before them, and
 // reorder a sender's frames. So: hold every NOSCRIPT call, and every new call, until no script
 // call is in flight; then load the scripts and send them all again, in their original order.
+// This holds because no one else can load this pod's copy of the scripts (see the constructor).
 void RedisRegistry::SendScriptCall(std::shared_ptr<ScriptCall> call) {
   const auto sent_at = Clock::now();
   ++scripts_in_flight_;

@@ -118,6 +118,7 @@ class RedisRegistry : public Registry {
   bool up_ = false;
   bool closing_ = false;
   std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
+  std::vector<std::string> script_texts_;               // the scripts as this pod loads them
   std::vector<std::string> script_shas_;
   int scripts_in_flight_ = 0;
   bool reloading_ = false;  // NOSCRIPT seen: script calls are held until none is in flight
