@@ -5,7 +5,6 @@
 
 #include "protocol/json_text.h"
 #include "protocol/peer_id.h"
-#include "protocol/strict_json.h"
 
 namespace switchboard::protocol {
 
@@ -20,40 +19,11 @@ constexpr std::array<std::pair<std::string_view, MessageType>, 6> kTypes = {{
     {"ping", MessageType::kPing},
 }};
 
-// Payloads are SDP and ICE candidates: shallow. A low limit keeps a hostile, deeply nested frame
-// from costing more than a little stack.
-constexpr int kMaxJsonDepth = 64;
-
 std::optional<MessageType> TypeFromName(std::string_view name) {
   for (const auto& [wire, type] : kTypes) {
     if (wire == name) return type;
   }
   return std::nullopt;
-}
-
-const Json::Value* Member(const Json::Value& object, std::string_view name) {
-  return object.find(name.data(), name.data() + name.size());
-}
-
-std::string_view StringOf(const Json::Value& value) {
-  const char* begin = nullptr;
-  const char* end = nullptr;
-  if (!value.getString(&begin, &end)) return {};
-  return std::string_view(begin, static_cast<size_t>(end - begin));
-}
-
-std::string_view RawSlice(std::string_view text, const Json::Value& value) {
-  return text.substr(static_cast<size_t>(value.getOffsetStart()),
-                     static_cast<size_t>(value.getOffsetLimit() - value.getOffsetStart()));
-}
-
-// jsoncpp stops at a NUL byte as if the text ended there; whatever follows the root value must
-// still be checked.
-bool OnlyWhitespaceAfter(std::string_view text, const Json::Value& root) {
-  for (size_t i = static_cast<size_t>(root.getOffsetLimit()); i < text.size(); ++i) {
-    if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') return false;
-  }
-  return true;
 }
 
 // The unknown type as it may be quoted back to the client: printable ASCII, at most 32
@@ -81,6 +51,12 @@ bool IsStringOrNumber(const Json::Value& value) {
   }
 }
 
+const Json::Value* Member(const Json::Value& object, std::string_view name) {
+  return JsonDocument::Member(object, name);
+}
+
+std::string_view StringOf(const Json::Value& value) { return JsonDocument::StringOf(value); }
+
 bool Fail(ParseError* error, std::string message) {
   error->message = std::move(message);
   return false;
@@ -97,36 +73,19 @@ std::string_view MessageTypeName(MessageType type) {
 
 bool IsRelayed(MessageType type) { return type != MessageType::kPing; }
 
-NativeParser::NativeParser() {
-  Json::CharReaderBuilder builder;
-  Json::CharReaderBuilder::strictMode(&builder.settings_);
-  builder.settings_["strictRoot"] = false;  // a scalar root gets the clearer "must be an object"
-  builder.settings_["stackLimit"] = kMaxJsonDepth;
-  reader_.reset(builder.newCharReader());
-}
-
 bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* error) {
   *error = ParseError{};
-  errors_.clear();
-  root_ = Json::Value();
-  bool parsed = false;
-  try {
-    parsed = reader_->parse(text.data(), text.data() + text.size(), &root_, &errors_);
-  } catch (const std::exception&) {  // jsoncpp throws when stackLimit is exceeded
-    parsed = false;
-  }
-  if (!parsed || !OnlyWhitespaceAfter(text, root_) || !HasOnlyStrictJsonTokens(text)) {
-    return Fail(error, "frame is not valid JSON");
-  }
-  if (!root_.isObject()) return Fail(error, "frame must be a JSON object");
+  if (!document_.Parse(text)) return Fail(error, "frame is not valid JSON");
+  const Json::Value& root = document_.root();
+  if (!root.isObject()) return Fail(error, "frame must be a JSON object");
 
   // Read "id" first so that every later error can point at the message.
-  if (const Json::Value* id = Member(root_, "id")) {
+  if (const Json::Value* id = Member(root, "id")) {
     if (!IsStringOrNumber(*id)) return Fail(error, "\"id\" must be a string or a number");
-    error->ref = RawSlice(text, *id);
+    error->ref = document_.RawSlice(*id);
   }
 
-  const Json::Value* type_value = Member(root_, "type");
+  const Json::Value* type_value = Member(root, "type");
   if (type_value == nullptr || !type_value->isString()) {
     return Fail(error, "\"type\" must be a string");
   }
@@ -139,14 +98,14 @@ bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* 
   message.type = *type;
   message.ref = error->ref;
   if (IsRelayed(*type)) {
-    const Json::Value* to = Member(root_, "to");
+    const Json::Value* to = Member(root, "to");
     if (to == nullptr || !to->isString() || !IsValidPeerId(StringOf(*to))) {
       return Fail(error, "\"to\" must be a peer id: 1 to 64 characters of A-Z a-z 0-9 _ -");
     }
     message.to = StringOf(*to);
-    const Json::Value* payload = Member(root_, "payload");
+    const Json::Value* payload = Member(root, "payload");
     if (payload != nullptr) {
-      message.payload = RawSlice(text, *payload);
+      message.payload = document_.RawSlice(*payload);
     } else if (*type == MessageType::kBye) {
       message.payload = "null";
     } else {

@@ -6,14 +6,12 @@
 // function here is pure: no I/O, no clocks, no globals.
 #pragma once
 
-#include <json/json.h>
-
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "protocol/frame.h"
+#include "protocol/json_document.h"
 
 namespace switchboard::protocol {
 
@@ -42,20 +40,16 @@ struct ParseError {
   std::string_view ref;
 };
 
-// Parses client frames. Keeps its JSON reader and document between calls so that steady-state
+// Parses client frames. Keeps its JSON document between calls so that steady-state
 // parsing reuses their memory. Not thread-safe; one per event loop.
 class NativeParser {
  public:
-  NativeParser();
-
   // Parses one text frame. On success fills `out` and returns true; otherwise fills `error` with
   // a message fit to show the client and returns false. Never throws.
   bool Parse(std::string_view text, ClientMessage* out, ParseError* error);
 
  private:
-  std::unique_ptr<Json::CharReader> reader_;
-  Json::Value root_;
-  std::string errors_;
+  JsonDocument document_;
 };
 
 // Error codes of the native dialect (docs/protocol.md).

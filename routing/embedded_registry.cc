@@ -39,6 +39,7 @@ void EmbeddedRegistry::Route(std::string_view from, std::string_view to, RoutedF
     ++stats_.relayed_local;
     return;
   }
+  if (!frame.queue_if_absent) return;
   const Clock::time_point now = frame.accepted_at;
   if (pending_.Push(to, from, std::move(frame), now)) {
     ++stats_.queued;
@@ -46,6 +47,14 @@ void EmbeddedRegistry::Route(std::string_view from, std::string_view to, RoutedF
     ++stats_.queue_rejected;
     NotifySender(from, to, Undeliverable::kPeerUnavailable, ref);
   }
+}
+
+void EmbeddedRegistry::ListPeers(ListCallback done) {
+  std::vector<std::string> ids;
+  ids.reserve(peers_.size());
+  peers_.ForEach(
+      [&ids](std::string_view peer, const PeerTable::Entry&) { ids.emplace_back(peer); });
+  done(std::move(ids));
 }
 
 void EmbeddedRegistry::Tick(Clock::time_point now) {

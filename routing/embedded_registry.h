@@ -24,6 +24,7 @@ class EmbeddedRegistry : public Registry {
   void Unregister(std::string_view peer, PeerConnection* connection) override;
   void Route(std::string_view from, std::string_view to, RoutedFrame frame,
              std::string_view ref) override;
+  void ListPeers(ListCallback done) override;
   void Tick(Clock::time_point now) override;
   RoutingStats stats() const override;
 

@@ -428,12 +428,26 @@ void RedisRegistry::Route(std::string_view from, std::string_view to, RoutedFram
     ++stats_.relayed_local;
     return;
   }
-  RouteThroughRedis(options_.pod_id, from, to, frame.frame.body(), ref);
+  RouteThroughRedis(options_.pod_id, from, to, frame.frame.body(), ref, frame.queue_if_absent);
+}
+
+void RedisRegistry::ListPeers(ListCallback done) {
+  auto on_reply = [done](redisReply* reply) {
+    if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) {
+      done(std::nullopt);
+      return;
+    }
+    std::vector<std::string> ids;
+    ids.reserve(reply->elements);
+    for (size_t i = 0; i < reply->elements; ++i) ids.emplace_back(ReplyText(reply->element[i]));
+    done(std::move(ids));
+  };
+  if (!up_ || !commands_.Command({"HKEYS", Key("peers")}, on_reply)) done(std::nullopt);
 }
 
 void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
                                       std::string_view target, std::string_view frame,
-                                      std::string_view ref) {
+                                      std::string_view ref, bool queue_if_absent) {
   if (!up_) {
     TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
     return;
@@ -443,12 +457,14 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
   const std::string max_queued = std::to_string(options_.max_queued_per_peer);
   RunScript(
       kRoute, {Key("peers"), Key("queue:" + std::string(target)), Key("tokens")},
-      {options_.prefix, target, sender_pod, sender, frame, expire_ms, max_queued, options_.pod_id},
+      {options_.prefix, target, sender_pod, sender, frame, expire_ms, max_queued, options_.pod_id,
+       queue_if_absent ? "queue" : "drop"},
       [this, sender_pod = std::string(sender_pod), sender = std::string(sender),
        target = std::string(target), ref = std::string(ref)](redisReply* reply) {
         const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
         if (outcome == "R") {
           ++stats_.relayed_remote;
+        } else if (outcome == "N") {  // dropped: the target is absent and the frame does not wait
         } else if (outcome == "Q") {
           ++stats_.queued;
           Track(sender_pod, sender, target, Clock::now() + options_.expire);

@@ -62,6 +62,7 @@ class RedisRegistry : public Registry {
   void Unregister(std::string_view peer, PeerConnection* connection) override;
   void Route(std::string_view from, std::string_view to, RoutedFrame frame,
              std::string_view ref) override;
+  void ListPeers(ListCallback done) override;
   void Tick(Clock::time_point now) override;
   RoutingStats stats() const override;
   void Close() override;
@@ -95,8 +96,11 @@ class RedisRegistry : public Registry {
   void Deliver(PeerConnection* connection, std::string_view frame);
   // Delivers the queue a register step handed back (elements 1.. of its reply), in order.
   void DeliverQueued(PeerConnection* connection, const redisReply* reply);
+  // Sends a frame to the pod that holds `target`, else queues it in Redis (unless
+  // `queue_if_absent` is false: then it is dropped).
   void RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
-                         std::string_view target, std::string_view frame, std::string_view ref);
+                         std::string_view target, std::string_view frame, std::string_view ref,
+                         bool queue_if_absent = true);
   void OnPodMessage(std::string_view bytes);
   void Track(std::string_view sender_pod, std::string_view sender, std::string_view target,
              Clock::time_point check_at);

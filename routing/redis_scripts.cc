@@ -15,6 +15,9 @@ if owner then
   redis.call('HDEL', KEYS[3], ARGV[2])
   redis.call('SREM', ARGV[1] .. ':pod:' .. owner .. ':peers', ARGV[2])
 end
+if ARGV[9] == 'drop' then
+  return 'N'
+end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[7]) then
   return 'F'
 end

@@ -16,10 +16,12 @@
 namespace switchboard::routing::scripts {
 
 // KEYS: P:peers, P:queue:<target>, P:tokens
-// ARGV: P, target, sender pod, sender, frame, expire ms, max queued, pod to treat as absent
+// ARGV: P, target, sender pod, sender, frame, expire ms, max queued, pod to treat as absent,
+//       "queue" or "drop" (what to do when the target is absent)
 // Publishes the frame to the owner's channel, or queues it. An owner with no subscriber (dead),
 // or the pod named in ARGV[8] (the caller, which knows it does not hold the peer), loses its
-// stale entry. Returns "R" (relayed), "Q" (queued) or "F" (queue full, nothing done).
+// stale entry. Returns "R" (relayed), "Q" (queued), "F" (queue full, nothing done) or "N" (absent
+// and ARGV[9] is "drop": nothing done).
 extern const std::string_view kRoute;
 
 // KEYS: P:peers, P:tokens, P:queue:<peer>, P:pod:<pod>:peers

@@ -9,7 +9,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "routing/latency_histogram.h"
 #include "routing/peer_connection.h"
@@ -65,6 +68,12 @@ class Registry {
   // failure concerns this one message.
   virtual void Route(std::string_view from, std::string_view to, RoutedFrame frame,
                      std::string_view ref) = 0;
+
+  using ListCallback = std::function<void(std::optional<std::vector<std::string>> peers)>;
+
+  // Lists the ids registered now, on every pod, in no particular order. Calls `done` exactly
+  // once, possibly before ListPeers returns, with nullopt when the backend cannot be reached.
+  virtual void ListPeers(ListCallback done) = 0;
 
   // Periodic work (queue expiry). The server calls it on a timer, with the current time.
   virtual void Tick(Clock::time_point now) = 0;

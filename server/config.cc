@@ -11,7 +11,8 @@ namespace switchboard::server {
 
 namespace {
 
-// One flag: how to name it, document it and store it. Exactly one of `text` and `number` is set.
+// One flag: how to name it, document it and store it. Exactly one of `text`, `number` and
+// `boolean` is set. A boolean flag alone means true; it also takes =true or =false.
 struct Flag {
   const char* name;  // without the leading dashes
   const char* help;
@@ -19,6 +20,7 @@ struct Flag {
   int Config::*number = nullptr;
   int min = 0;
   int max = 0;
+  bool Config::*boolean = nullptr;
 };
 
 const std::vector<Flag>& Flags() {
@@ -57,6 +59,15 @@ const std::vector<Flag>& Flags() {
        "(default: none, single pod)",
        &Config::redis_url},
       {"redis-prefix", "prefix of every Redis key and channel", &Config::redis_prefix},
+      {"peerjs-path",
+       "where the PeerJS endpoint is mounted: WebSocket <path>peerjs, HTTP <path> and "
+       "<path><key>/id",
+       &Config::peerjs_path},
+      {"peerjs-key", "the key PeerJS clients must present", &Config::peerjs_key},
+      {"peerjs-allow-discovery", "answer GET <path><key>/peers with every connected PeerJS id",
+       nullptr, nullptr, 0, 0, &Config::peerjs_allow_discovery},
+      {"peerjs-alive-timeout-ms", "close a PeerJS client that sent nothing for this long", nullptr,
+       &Config::peerjs_alive_timeout_ms, 1000, 3600000},
   };
   return kFlags;
 }
@@ -82,6 +93,14 @@ bool Assign(const Flag& flag, std::string_view value, const char* source, Config
             std::string* error) {
   if (flag.text != nullptr) {
     config->*flag.text = std::string(value);
+    return true;
+  }
+  if (flag.boolean != nullptr) {
+    if (value != "true" && value != "false") {
+      *error = std::string(source) + ": expected true or false, got \"" + std::string(value) + "\"";
+      return false;
+    }
+    config->*flag.boolean = value == "true";
     return true;
   }
   int number = 0;
@@ -129,6 +148,16 @@ bool Validate(Config* config, std::string* error) {
     *error = "--redis-prefix must be 1 to 128 characters of A-Z a-z 0-9 . _ -";
     return false;
   }
+  if (!config->peerjs_path.starts_with('/') ||
+      config->peerjs_path.find_first_of("?# ") != std::string::npos) {
+    *error = "--peerjs-path must start with / and hold no ?, # or space";
+    return false;
+  }
+  if (!config->peerjs_path.ends_with('/')) config->peerjs_path += '/';  // as the client does
+  if (config->peerjs_key.empty() || config->peerjs_key.find('/') != std::string::npos) {
+    *error = "--peerjs-key must be non-empty, without /";
+    return false;
+  }
   if (!config->redis_url.empty()) {
     std::string url_error;
     if (!routing::ParseRedisUrl(config->redis_url, &url_error)) {
@@ -169,7 +198,9 @@ ConfigAction ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
       *error = "unknown flag --" + std::string(arg) + " (see --help)";
       return ConfigAction::kError;
     }
-    if (!has_value) {
+    if (!has_value && flag->boolean != nullptr) {
+      value = "true";
+    } else if (!has_value) {
       if (i + 1 >= args.size()) {
         *error = "--" + std::string(arg) + " needs a value";
         return ConfigAction::kError;
@@ -193,8 +224,14 @@ std::string HelpText() {
          "Switchboard relays WebRTC signaling between peers over WebSockets (/ws).\n"
          "Every flag can also be set by the environment variable shown beside it.\n\n";
   for (const Flag& flag : Flags()) {
-    std::string default_value =
-        flag.text != nullptr ? defaults.*flag.text : std::to_string(defaults.*flag.number);
+    std::string default_value;
+    if (flag.text != nullptr) {
+      default_value = defaults.*flag.text;
+    } else if (flag.number != nullptr) {
+      default_value = std::to_string(defaults.*flag.number);
+    } else {
+      default_value = defaults.*flag.boolean ? "true" : "false";
+    }
     if (default_value.empty()) default_value = "(see text)";
     out << "  --" << flag.name << "  (" << EnvName(flag.name) << ", default " << default_value
         << ")\n      " << flag.help << "\n";

@@ -28,6 +28,10 @@ struct Config {
   std::string log_level = "info";
   std::string redis_url;  // empty: the embedded single-pod backend
   std::string redis_prefix = "switchboard";
+  std::string peerjs_path = "/";  // PeerJS clients connect to <peerjs_path>peerjs
+  std::string peerjs_key = "peerjs";
+  bool peerjs_allow_discovery = false;
+  int peerjs_alive_timeout_ms = 60000;
 };
 
 // What the command line asks for.

@@ -3,17 +3,19 @@
 namespace switchboard::server {
 
 HttpResponse RespondToGet(std::string_view path, const ServerHealth& health) {
-  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
   if (path == "/readyz") {
-    if (health.draining) return {503, "text/plain; charset=utf-8", "draining\n"};
-    return {200, "text/plain; charset=utf-8", "ready\n"};
+    if (health.draining) return {503, "text/plain; charset=utf-8", "draining\n", {}};
+    return {200, "text/plain; charset=utf-8", "ready\n", {}};
   }
   if (path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", health.render_metrics()};
+    return {200, "text/plain; version=0.0.4; charset=utf-8", health.render_metrics(), {}};
   }
-  return {404, "text/plain; charset=utf-8",
+  return {404,
+          "text/plain; charset=utf-8",
           "not found: WebSocket clients connect to /ws; operators use /healthz, /readyz, "
-          "/metrics\n"};
+          "/metrics\n",
+          {}};
 }
 
 }  // namespace switchboard::server

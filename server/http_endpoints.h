@@ -6,13 +6,19 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace switchboard::server {
+
+// Header lines beyond the common ones: name (lowercase, no colon) and value.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  HttpHeaders headers;
 };
 
 // What the endpoints need to know about the running server.

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 #include "routing/embedded_registry.h"
 #include "routing/redis_registry.h"
 #include "server/http_endpoints.h"
+#include "server/native_session.h"
+#include "server/peerjs_session.h"
 
 namespace switchboard::server {
 
@@ -48,8 +51,9 @@ const lws_protocols kProtocols[] = {
 Server::Server(Config config, Logger& logger)
     : config_(std::move(config)),
       logger_(logger),
+      peerjs_ws_path_(PeerJsWebSocketPath(config_.peerjs_path)),
       registry_(MakeRegistry()),
-      session_env_{config_, *registry_, metrics_, parser_, logger_} {
+      session_env_{config_, *registry_, metrics_, logger_, native_parser_, peerjs_parser_} {
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
   for (auto code : {protocol::ErrorCode::kBadMessage, protocol::ErrorCode::kPeerUnavailable,
@@ -57,6 +61,7 @@ Server::Server(Config config, Logger& logger)
                     protocol::ErrorCode::kUnavailable}) {
     metrics_.errors[std::string(protocol::ErrorCodeName(code))] = 0;
   }
+  metrics_.errors["peerjs-handshake"] = 0;
   for (const char* reason : {"bad-peer-id", "bad-token", "bad-query", "draining", "not-found"}) {
     metrics_.handshakes_refused[reason] = 0;
   }
@@ -179,6 +184,11 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
       return ConfirmUpgrade(wsi);
     case LWS_CALLBACK_HTTP:
       return ServeHttp(wsi, std::string_view(static_cast<const char*>(in), len));
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return OnHttpWritable(wsi);
+    case LWS_CALLBACK_CLOSED_HTTP:
+      pending_http_.erase(wsi);
+      return 0;
     case LWS_CALLBACK_ESTABLISHED:
       OnEstablished(wsi, user);
       return 0;
@@ -211,9 +221,12 @@ int Server::ConfirmUpgrade(lws* wsi) {
   if (draining_) {
     status = 503;
     refusal = Refusal{"draining", "the server is shutting down; connect again\n"};
+  } else if (std::string_view(path) == peerjs_ws_path_) {
+    return 0;  // PeerJS refuses inside the WebSocket, with an ERROR frame (PeerJsSession)
   } else if (std::string_view(path) != kWebSocketPath) {
     status = 404;
-    refusal = Refusal{"not-found", "WebSockets connect to /ws\n"};
+    refusal = Refusal{"not-found", "WebSockets connect to /ws, or to " + peerjs_ws_path_ +
+                                       " for PeerJS clients\n"};
   } else {
     refusal = ReadHandshake(wsi, &handshake);
   }
@@ -250,17 +263,39 @@ std::optional<Server::Refusal> Server::ReadHandshake(lws* wsi, Handshake* handsh
 }
 
 void Server::OnEstablished(lws* wsi, void* user) {
-  Handshake handshake;
-  if (ReadHandshake(wsi, &handshake)) {  // checked at upgrade; cannot fail here
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
-    return;
+  char path[256];
+  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0) path[0] = '\0';
+  Session* session = nullptr;
+  if (std::string_view(path) == peerjs_ws_path_) {
+    session = NewPeerJsSession(wsi);
+  } else {
+    Handshake handshake;
+    if (ReadHandshake(wsi, &handshake)) {  // checked at upgrade; cannot fail here
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
+      return;
+    }
+    session =
+        new NativeSession(session_env_, wsi, std::move(handshake.peer), std::move(handshake.token));
   }
-  auto* session =
-      new Session(session_env_, wsi, std::move(handshake.peer), std::move(handshake.token));
   static_cast<SessionSlot*>(user)->session = session;
   sessions_.insert(session);
   session->Start();
   if (draining_) session->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
+}
+
+Session* Server::NewPeerJsSession(lws* wsi) {
+  std::vector<std::string> arguments;
+  char argument[1024];
+  for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; ++i) {
+    const int length =
+        lws_hdr_copy_fragment(wsi, argument, sizeof(argument), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (length >= 0) arguments.emplace_back(argument, static_cast<size_t>(length));
+  }
+  protocol::PeerJsHandshake handshake;
+  std::optional<std::string> refusal = protocol::ReadPeerJsHandshake(
+      std::vector<std::string_view>(arguments.begin(), arguments.end()), config_.peerjs_key,
+      &handshake);
+  return new PeerJsSession(session_env_, wsi, std::move(handshake), std::move(refusal));
 }
 
 int Server::ServeHttp(lws* wsi, std::string_view path) {
@@ -270,27 +305,93 @@ int Server::ServeHttp(lws* wsi, std::string_view path) {
                ? 0
                : -1;
   }
+  if (const std::optional<PeerJsHttpRoute> route = MatchPeerJsHttp(path, config_.peerjs_path)) {
+    return ServePeerJsHttp(wsi, *route);
+  }
   ServerHealth health{draining_, [this] { return metrics_.Render(registry_->stats()); }};
   HttpResponse response = RespondToGet(path, health);
   if (path == kWebSocketPath) {
-    response = {400, "text/plain; charset=utf-8", "/ws expects a WebSocket upgrade\n"};
+    response = {400, "text/plain; charset=utf-8", "/ws expects a WebSocket upgrade\n", {}};
   }
-  if (!WriteHttpResponse(wsi, response.status, response.content_type, response.body)) return -1;
+  return FinishHttp(wsi, response);
+}
+
+int Server::ServePeerJsHttp(lws* wsi, PeerJsHttpRoute route) {
+  HttpHeaders cors = {{"vary", "Origin"}};
+  char origin[512];
+  if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0) {
+    cors.emplace_back("access-control-allow-origin", origin);
+  }
+  switch (route) {
+    case PeerJsHttpRoute::kInfo:
+      return FinishHttp(wsi, {200, "application/json; charset=utf-8",
+                              std::string(protocol::PeerJsServerInfo()), cors});
+    case PeerJsHttpRoute::kId:
+      return FinishHttp(wsi, {200, "text/html; charset=utf-8", RandomUuid(), cors});
+    case PeerJsHttpRoute::kPeers:
+      break;
+  }
+  if (!config_.peerjs_allow_discovery) {
+    return FinishHttp(wsi, {401, "text/plain; charset=utf-8", "Unauthorized", cors});
+  }
+  pending_http_[wsi] = std::nullopt;
+  registry_->ListPeers([this, wsi, cors](std::optional<std::vector<std::string>> keys) {
+    auto it = pending_http_.find(wsi);
+    if (shut_down_ || it == pending_http_.end()) return;  // the client went away meanwhile
+    if (!keys) {
+      it->second = HttpResponse{503, "text/plain; charset=utf-8",
+                                "the routing backend is unreachable\n", cors};
+    } else {
+      std::vector<std::string> ids;
+      for (const std::string& key : *keys) {
+        if (std::optional<std::string> id = protocol::PeerJsIdFromRoutingKey(key)) {
+          ids.push_back(std::move(*id));
+        }
+      }
+      it->second =
+          HttpResponse{200, "application/json; charset=utf-8", protocol::PeerJsIdList(ids), cors};
+    }
+    lws_callback_on_writable(wsi);
+  });
+  return 0;
+}
+
+int Server::OnHttpWritable(lws* wsi) {
+  auto it = pending_http_.find(wsi);
+  if (it == pending_http_.end() || !it->second) return 0;
+  const HttpResponse response = std::move(*it->second);
+  pending_http_.erase(it);
+  return FinishHttp(wsi, response);
+}
+
+int Server::FinishHttp(lws* wsi, const HttpResponse& response) {
+  if (!WriteHttpResponse(wsi, response.status, response.content_type, response.body,
+                         response.headers)) {
+    return -1;
+  }
   return lws_http_transaction_completed(wsi) == 0 ? 0 : -1;
 }
 
 bool Server::WriteHttpResponse(lws* wsi, int status, std::string_view content_type,
-                               std::string_view body) {
-  unsigned char headers[LWS_PRE + 512];
+                               std::string_view body, const HttpHeaders& extra_headers) {
+  unsigned char headers[LWS_PRE + 1024];
   unsigned char* start = headers + LWS_PRE;
   unsigned char* p = start;
   unsigned char* end = headers + sizeof(headers) - 1;
   const std::string type(content_type);
   if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), type.c_str(), body.size(),
-                                  &p, end) != 0 ||
-      lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
+                                  &p, end) != 0) {
     return false;
   }
+  for (const auto& [name, value] : extra_headers) {
+    const std::string name_colon = name + ":";
+    if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name_colon.c_str()),
+                                    reinterpret_cast<const unsigned char*>(value.data()),
+                                    static_cast<int>(value.size()), &p, end) != 0) {
+      return false;
+    }
+  }
+  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) return false;
   std::string buffer(LWS_PRE, '\0');
   buffer.append(body);
   auto* data = reinterpret_cast<unsigned char*>(buffer.data() + LWS_PRE);
@@ -331,7 +432,9 @@ void Server::CloseSomeForDrain() {
 }
 
 void Server::OnTick() {
-  registry_->Tick(routing::Clock::now());
+  const routing::Clock::time_point now = routing::Clock::now();
+  registry_->Tick(now);
+  for (Session* session : sessions_) session->Tick(now);
   if (!draining_ || shut_down_) return;
   CloseSomeForDrain();
   const uint64_t deadline_ns =
@@ -355,6 +458,12 @@ void Server::CloseOwnHandles() {
         reinterpret_cast<uv_handle_t*>(&tick_)}) {
     uv_close(handle, nullptr);
   }
+}
+
+std::string Server::RandomUuid() const {
+  std::array<uint8_t, 16> random;
+  uv_random(nullptr, nullptr, random.data(), random.size(), 0, nullptr);
+  return FormatUuidV4(random);
 }
 
 std::string Server::RandomPeerId() const {

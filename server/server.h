@@ -8,14 +8,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "protocol/native_protocol.h"
+#include "protocol/peerjs_protocol.h"
 #include "routing/redis_registry.h"
 #include "routing/registry.h"
 #include "server/config.h"
+#include "server/http_endpoints.h"
 #include "server/logger.h"
 #include "server/metrics.h"
+#include "server/peerjs_http.h"
 #include "server/session.h"
 
 namespace switchboard::server {
@@ -54,7 +60,7 @@ class Server {
   // Why a handshake is refused: a metric label and the text sent to the client.
   struct Refusal {
     std::string_view reason;
-    std::string_view text;
+    std::string text;
   };
 
   // Reads peer and token from the handshake's query. Returns why it is refused, if it is.
@@ -63,9 +69,23 @@ class Server {
   // Answers an HTTP request. Returns what the callback should return.
   int ServeHttp(lws* wsi, std::string_view path);
 
+  // Answers a request to the PeerJS endpoint, with the CORS headers `peer` sends. The peer list
+  // is answered later, from OnHttpWritable, once the registry has it.
+  int ServePeerJsHttp(lws* wsi, PeerJsHttpRoute route);
+
+  // Writes the response a PeerJS request waited for, if it has arrived.
+  int OnHttpWritable(lws* wsi);
+
+  // Writes a complete HTTP response (headers and body) and ends the transaction. Returns what the
+  // callback should return.
+  int FinishHttp(lws* wsi, const HttpResponse& response);
+
   // Writes a complete HTTP response (headers and body). Returns false if the socket failed.
-  bool WriteHttpResponse(lws* wsi, int status, std::string_view content_type,
-                         std::string_view body);
+  bool WriteHttpResponse(lws* wsi, int status, std::string_view content_type, std::string_view body,
+                         const HttpHeaders& extra_headers = {});
+
+  // A new WebSocket at the PeerJS path: a session that judges its query itself.
+  Session* NewPeerJsSession(lws* wsi);
 
   void OnEstablished(lws* wsi, void* user);
   void OnSignal(int signal);
@@ -82,6 +102,7 @@ class Server {
   void Shutdown();
 
   std::string RandomPeerId() const;
+  std::string RandomUuid() const;
 
   Config config_;
   Logger& logger_;
@@ -92,12 +113,16 @@ class Server {
   lws_context* context_ = nullptr;
   lws_retry_bo_t idle_policy_{};  // libwebsockets keeps a pointer to it
   Metrics metrics_;
-  protocol::NativeParser parser_;
+  protocol::NativeParser native_parser_;
+  protocol::PeerJsParser peerjs_parser_;
+  const std::string peerjs_ws_path_;
   // Set by MakeRegistry() while registry_ is initialised, so declared before it.
   routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend
   std::unique_ptr<routing::Registry> registry_;
   SessionEnvironment session_env_;
   std::unordered_set<Session*> sessions_;
+  // HTTP requests waiting for the registry (the PeerJS peer list): the response once it is known.
+  std::unordered_map<lws*, std::optional<HttpResponse>> pending_http_;
   bool draining_ = false;
   bool shut_down_ = false;
   uint64_t drain_started_ns_ = 0;

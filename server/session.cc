@@ -14,54 +14,54 @@ static_assert(protocol::Frame::kHeadroom >= LWS_PRE,
 constexpr int kCloseUnsupportedData = 1003;
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseTooBig = 1009;
-constexpr int kCloseIdTaken = 4409;
-
-std::string UndeliverableMessage(std::string_view target, routing::Undeliverable reason) {
-  if (reason == routing::Undeliverable::kUnavailable) {
-    return "cannot reach the pod of peer " + std::string(target) + " now; retry later";
-  }
-  return "peer " + std::string(target) + " is not connected";
-}
 
 }  // namespace
 
-Session::Session(SessionEnvironment& environment, lws* wsi, std::string peer, std::string token)
+Session::Session(SessionEnvironment& environment, lws* wsi)
     : env_(environment),
-      wsi_(wsi),
-      peer_(std::move(peer)),
-      token_(std::move(token)),
       limiter_(environment.config.rate_limit, environment.config.rate_burst,
-               environment.config.flood_strikes, RateLimiter::Clock::now()) {
+               environment.config.flood_strikes, RateLimiter::Clock::now()),
+      wsi_(wsi) {
   ++env_.metrics.connections_open;
   ++env_.metrics.connections_accepted;
 }
 
 Session::~Session() { --env_.metrics.connections_open; }
 
-void Session::Start() {
-  env_.registry.Register(peer_, token_, this, [this](routing::RegisterResult result) {
-    switch (result) {
-      case routing::RegisterResult::kRegistered:
-      case routing::RegisterResult::kTookOver:
-        registered_ = true;
-        SendOwn(protocol::BuildWelcomeFrame(peer_, env_.config.pod_id));
-        env_.logger.Debug("peer registered", {{"peer", peer_}});
-        break;
-      case routing::RegisterResult::kIdTaken:
-        SendError(protocol::ErrorCode::kIdTaken,
-                  "peer id " + peer_ + " is held by another connection", {}, {});
-        Close(kCloseIdTaken, "id-taken");
-        break;
-      case routing::RegisterResult::kUnavailable:
-        SendError(protocol::ErrorCode::kUnavailable, "the routing backend is unreachable", {}, {});
-        Close(kClosePolicy, "unavailable");
-        break;
-    }
-  });
+void Session::Register(std::string routing_key, std::string token,
+                       std::function<void(routing::RegisterResult)> on_result) {
+  routing_key_ = std::move(routing_key);
+  registration_ = Registration::kPending;
+  env_.registry.Register(routing_key_, token, this,
+                         [this, on_result = std::move(on_result)](routing::RegisterResult result) {
+                           const bool registered = result == routing::RegisterResult::kRegistered ||
+                                                   result == routing::RegisterResult::kTookOver;
+                           registration_ = registered ? Registration::kDone : Registration::kNone;
+                           on_result(result);
+                           std::vector<HeldRoute> held = std::move(held_routes_);
+                           held_routes_.clear();
+                           if (!registered) return;
+                           for (HeldRoute& route : held)
+                             Route(route.to, std::move(route.frame), route.ref);
+                         });
+}
+
+void Session::Route(std::string_view to, routing::RoutedFrame frame, std::string_view ref) {
+  switch (registration_) {
+    case Registration::kDone:
+      env_.registry.Route(routing_key_, to, std::move(frame), ref);
+      return;
+    case Registration::kPending:
+      // Redis has not answered yet; the peer may already send (it saw the socket open).
+      held_routes_.push_back(HeldRoute{std::string(to), std::move(frame), std::string(ref)});
+      return;
+    case Registration::kNone:
+      return;  // refused: the connection is closing
+  }
 }
 
 bool Session::OnReceive(const char* data, size_t length) {
-  if (lws_frame_is_binary(wsi_)) {
+  if (lws_frame_is_binary(wsi_) && !AcceptsBinary()) {
     CloseNow(kCloseUnsupportedData, "binary frames are not accepted");
     return false;
   }
@@ -74,60 +74,27 @@ bool Session::OnReceive(const char* data, size_t length) {
   const bool complete = remaining == 0 && lws_is_final_fragment(wsi_);
   const auto now = routing::Clock::now();
   if (complete && partial_.empty()) {  // the common case: the whole message in one chunk
-    HandleMessage(std::string_view(data, length), now);
+    env_.metrics.bytes_received += length;
+    ++env_.metrics.messages_received;
+    if (!pending_close_) HandleMessage(std::string_view(data, length), now);
     return true;
   }
   partial_.append(data, length);
   if (complete) {
-    HandleMessage(partial_, now);
+    env_.metrics.bytes_received += partial_.size();
+    ++env_.metrics.messages_received;
+    if (!pending_close_) HandleMessage(partial_, now);  // a closing connection takes nothing more
     partial_.clear();
     partial_.shrink_to_fit();
   }
   return true;
 }
 
-void Session::HandleMessage(std::string_view text, routing::Clock::time_point now) {
-  env_.metrics.bytes_received += text.size();
-  ++env_.metrics.messages_received;
-  if (pending_close_) return;  // a closing connection takes nothing more
-
-  protocol::ClientMessage message;
-  protocol::ParseError error;
-  const bool parsed = env_.parser.Parse(text, &message, &error);
-  const std::string_view ref = parsed ? message.ref : error.ref;
-
-  switch (limiter_.Admit(now)) {
-    case RateLimiter::Verdict::kAllow:
-      break;
-    case RateLimiter::Verdict::kRefuse:
-      SendError(protocol::ErrorCode::kRateLimited, "too many messages; slow down", {}, ref);
-      return;
-    case RateLimiter::Verdict::kDisconnect:
-      env_.logger.Warn("closing flooding connection", {{"peer", peer_}});
-      Close(kClosePolicy, "flooding");
-      return;
-  }
-  if (!parsed) {
-    SendError(protocol::ErrorCode::kBadMessage, error.message, {}, ref);
-    return;
-  }
-  if (message.type == protocol::MessageType::kPing) {
-    SendOwn(protocol::BuildPongFrame(ref));
-    return;
-  }
-  if (!registered_) return;  // Start() refused the id and the connection is closing
-  env_.registry.Route(
-      peer_, message.to,
-      routing::RoutedFrame{
-          protocol::BuildRelayFrame(message.type, peer_, message.to, message.payload), now},
-      ref);
-}
-
 void Session::Deliver(routing::RoutedFrame frame) {
   if (pending_close_) return;  // the peer is being closed; it would never see the frame
   outbound_bytes_ += frame.frame.size();
   if (outbound_bytes_ > static_cast<size_t>(env_.config.max_outbound_bytes)) {
-    env_.logger.Warn("closing a client too slow to read", {{"peer", peer_}});
+    env_.logger.Warn("closing a client too slow to read", {{"peer", routing_key_}});
     outbound_bytes_ -= frame.frame.size();
     Close(kClosePolicy, "too slow to read");
     return;
@@ -136,25 +103,13 @@ void Session::Deliver(routing::RoutedFrame frame) {
   lws_callback_on_writable(wsi_);
 }
 
-void Session::NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,
-                                  std::string_view ref) {
-  const protocol::ErrorCode code = reason == routing::Undeliverable::kUnavailable
-                                       ? protocol::ErrorCode::kUnavailable
-                                       : protocol::ErrorCode::kPeerUnavailable;
-  SendError(code, UndeliverableMessage(target, reason), target, ref);
-}
-
 void Session::Close(int code, std::string_view reason) {
   if (pending_close_) return;
   pending_close_ = PendingClose{code, std::string(reason)};
   lws_callback_on_writable(wsi_);
 }
 
-void Session::SendError(protocol::ErrorCode code, std::string_view message, std::string_view to,
-                        std::string_view ref) {
-  Metrics::Increment(env_.metrics.errors, protocol::ErrorCodeName(code));
-  SendOwn(protocol::BuildErrorFrame(code, message, to, ref));
-}
+void Session::CountError(std::string_view code) { Metrics::Increment(env_.metrics.errors, code); }
 
 void Session::SendOwn(protocol::Frame frame) {
   Deliver(routing::RoutedFrame{std::move(frame), routing::Clock::time_point{}});
@@ -213,6 +168,8 @@ void Session::SendCloseFrame() {
   lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_ACK, kCloseAckTimeoutSeconds);
 }
 
-void Session::OnClosed() { env_.registry.Unregister(peer_, this); }
+void Session::OnClosed() {
+  if (!routing_key_.empty()) env_.registry.Unregister(routing_key_, this);
+}
 
 }  // namespace switchboard::server

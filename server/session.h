@@ -1,5 +1,6 @@
-// One client's WebSocket: what it sends is reassembled, checked and routed; what it is sent
-// waits in an outbound queue until libwebsockets says the socket is writable.
+// One client's WebSocket, whatever its dialect: what it sends is reassembled and handed to the
+// dialect; what it is sent waits in an outbound queue until libwebsockets says the socket is
+// writable.
 //
 // libwebsockets only lets a connection write from its own writable callback, so Deliver,
 // NotifyUndeliverable and Close never touch the socket: they queue and ask for a callback.
@@ -10,11 +11,15 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "protocol/frame.h"
 #include "protocol/native_protocol.h"
+#include "protocol/peerjs_protocol.h"
 #include "routing/peer_connection.h"
 #include "routing/registry.h"
 #include "server/config.h"
@@ -29,22 +34,26 @@ struct SessionEnvironment {
   const Config& config;
   routing::Registry& registry;
   Metrics& metrics;
-  protocol::NativeParser& parser;
   Logger& logger;
+  // One parser per dialect, reused by every session of the loop.
+  protocol::NativeParser& native_parser;
+  protocol::PeerJsParser& peerjs_parser;
 };
 
+// What is common to the dialects: reassembling what arrives, registering the peer, routing what
+// it sends, writing what it is sent, closing. A dialect (NativeSession, PeerJsSession) decides
+// what a message means and how the peer is greeted and told of failures.
 class Session : public routing::PeerConnection {
  public:
-  // A session for the established WebSocket `wsi`, which wants to be `peer` and may prove it
-  // with `token`. Call Start next.
-  Session(SessionEnvironment& environment, lws* wsi, std::string peer, std::string token);
+  // A session for the established WebSocket `wsi`. Call Start next.
+  Session(SessionEnvironment& environment, lws* wsi);
   ~Session() override;
 
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Claims the peer id; on success sends welcome, else id-taken and closes with 4409.
-  void Start();
+  // Claims the peer id, or refuses the connection.
+  virtual void Start() = 0;
 
   // A chunk of an incoming message, as libwebsockets' receive callback hands it over. Returns
   // false when the connection must be closed now (the close reason has been set).
@@ -57,32 +66,53 @@ class Session : public routing::PeerConnection {
   // The socket is gone: releases the peer id.
   void OnClosed();
 
+  // Periodic check, on the server's timer: a dialect may close a peer that went silent.
+  virtual void Tick(routing::Clock::time_point /*now*/) {}
+
   // routing::PeerConnection
   void Deliver(routing::RoutedFrame frame) override;
-  void NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,
-                           std::string_view ref) override;
   void Close(int code, std::string_view reason) override;
-
-  const std::string& peer() const { return peer_; }
 
   // True once a close has been asked for.
   bool closing() const { return pending_close_.has_value(); }
+
+ protected:
+  // Handles one complete message.
+  virtual void HandleMessage(std::string_view text, routing::Clock::time_point now) = 0;
+
+  // Whether binary frames are read like text ones; if not, they close the connection with 1003.
+  virtual bool AcceptsBinary() const { return false; }
+
+  // Claims `routing_key` with `token`. `on_result` runs with the registry's answer, then the
+  // messages the peer sent meanwhile are routed, in order (for kRegistered and kTookOver).
+  void Register(std::string routing_key, std::string token,
+                std::function<void(routing::RegisterResult)> on_result);
+
+  // Routes a frame from this peer to `to` (a routing key). Before the registration completes the
+  // frame is held, and routed once it has; a refused peer's frames are dropped.
+  void Route(std::string_view to, routing::RoutedFrame frame, std::string_view ref);
+
+  // Queues a frame of the server's own (not relayed).
+  void SendOwn(protocol::Frame frame);
+
+  // Counts an error frame of `code` in the metrics.
+  void CountError(std::string_view code);
+
+  SessionEnvironment& env_;
+  RateLimiter limiter_;
 
  private:
   struct PendingClose {
     int code;
     std::string reason;
   };
-
-  // Handles one complete text message.
-  void HandleMessage(std::string_view text, routing::Clock::time_point now);
-
-  // Queues an error frame and counts it.
-  void SendError(protocol::ErrorCode code, std::string_view message, std::string_view to,
-                 std::string_view ref);
-
-  // Queues a frame of the server's own (not relayed).
-  void SendOwn(protocol::Frame frame);
+  // A frame the peer sent before its registration completed.
+  struct HeldRoute {
+    std::string to;
+    routing::RoutedFrame frame;
+    std::string ref;
+  };
+  enum class Registration { kNone, kPending, kDone };
 
   // Writes the close frame of the pending close (see session.cc for why by hand).
   void SendCloseFrame();
@@ -91,12 +121,10 @@ class Session : public routing::PeerConnection {
   // -1 from the libwebsockets callback.
   void CloseNow(int code, std::string_view reason);
 
-  SessionEnvironment& env_;
   lws* wsi_;
-  std::string peer_;
-  std::string token_;
-  bool registered_ = false;
-  RateLimiter limiter_;
+  std::string routing_key_;
+  Registration registration_ = Registration::kNone;
+  std::vector<HeldRoute> held_routes_;
   std::string partial_;  // a message arriving in several chunks
   std::deque<routing::RoutedFrame> outbound_;
   size_t outbound_bytes_ = 0;

@@ -1,0 +1,34 @@
+// A connection speaking the native v1 dialect (docs/protocol.md) at /ws.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "server/session.h"
+
+namespace switchboard::server {
+
+class NativeSession : public Session {
+ public:
+  // A session for `wsi` that wants to be `peer` (a valid peer id) and may prove it with `token`.
+  NativeSession(SessionEnvironment& environment, lws* wsi, std::string peer, std::string token);
+
+  // Claims the peer id; on success sends welcome, else id-taken and closes with 4409.
+  void Start() override;
+
+  // routing::PeerConnection: an error frame naming the target.
+  void NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,
+                           std::string_view ref) override;
+
+ private:
+  void HandleMessage(std::string_view text, routing::Clock::time_point now) override;
+
+  // Queues an error frame and counts it.
+  void SendError(protocol::ErrorCode code, std::string_view message, std::string_view to,
+                 std::string_view ref);
+
+  std::string peer_;
+  std::string token_;
+};
+
+}  // namespace switchboard::server
