@@ -199,7 +199,10 @@ ConfigAction ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
       return ConfigAction::kError;
     }
     if (!has_value && flag->boolean != nullptr) {
-      value = "true";
+      // Alone it means true; "--flag true" and "--flag false" read the next argument.
+      const bool next_is_value =
+          i + 1 < args.size() && (args[i + 1] == "true" || args[i + 1] == "false");
+      value = next_is_value ? std::string_view(args[++i]) : std::string_view("true");
     } else if (!has_value) {
       if (i + 1 >= args.size()) {
         *error = "--" + std::string(arg) + " needs a value";

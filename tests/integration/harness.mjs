@@ -433,6 +433,25 @@ export function httpGet(host, port, path, timeoutMs = 3000) {
   });
 }
 
+// GET with extra request headers (e.g. Origin), over a fresh connection.
+export function httpGetWithHeaders(host, port, path, headers, timeoutMs = 3000) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host, port, path, method: 'GET', agent: false, headers: { connection: 'close', ...headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no response within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 // Prometheus text -> { samples: [{name, labels, value}], types: Map(name -> type), text }
 export function parseMetrics(text) {
   const samples = [];
@@ -822,6 +841,25 @@ export function tryHandshake(srv, { peer, token, path, query, timeoutMs = 3000 }
       reject(new Error(`handshake to ${url} failed without an HTTP response: ${err.message}${srv.deathNote()}`)),
     );
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// PeerJS dialect (docs/peerjs.md)
+
+// Opens a WebSocket at the PeerJS path with the query the peerjs client sends (key, id, token,
+// version; values as given, not encoded), or `query` verbatim. Resolves once the socket is open.
+export function openPeerJs(srv, { id, token = 'tok', key = 'peerjs', path = '/peerjs', query, label } = {}) {
+  const q = query ?? `key=${key}&id=${id}&token=${token}&version=1.5.5`;
+  return openClient(srv, { path, query: q, label: label ?? `peerjs ${id}` });
+}
+
+// Opens a PeerJS client and asserts that its first frame is exactly {"type":"OPEN"}.
+export async function connectPeerJs(srv, id, opts = {}) {
+  const client = await openPeerJs(srv, { id, ...opts });
+  const open = await client.nextFrame(DEFAULT_NEXT_TIMEOUT_MS, 'OPEN');
+  assert.equal(open.text, '{"type":"OPEN"}', `[${client.label}] first frame must be OPEN`);
+  client.peer = id;
+  return client;
 }
 
 // Polls `fn` until it returns without throwing; rethrows its last failure after timeoutMs.

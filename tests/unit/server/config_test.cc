@@ -138,5 +138,49 @@ TEST_F(ConfigTest, HelpListsEveryFlagWithItsVariableAndDefault) {
   }
 }
 
+TEST_F(ConfigTest, PeerJsDefaultsMatchPeer) {
+  ASSERT_EQ(Parse({}), ConfigAction::kRun);
+  EXPECT_EQ(config_.peerjs_path, "/");
+  EXPECT_EQ(config_.peerjs_key, "peerjs");
+  EXPECT_FALSE(config_.peerjs_allow_discovery);
+  EXPECT_EQ(config_.peerjs_alive_timeout_ms, 60000);
+}
+
+TEST_F(ConfigTest, BooleanFlagAloneOrWithAValue) {
+  ASSERT_EQ(Parse({"--peerjs-allow-discovery"}), ConfigAction::kRun);
+  EXPECT_TRUE(config_.peerjs_allow_discovery);
+  ASSERT_EQ(Parse({"--peerjs-allow-discovery", "--port", "1"}), ConfigAction::kRun);
+  EXPECT_TRUE(config_.peerjs_allow_discovery);
+  EXPECT_EQ(config_.port, 1);
+  ASSERT_EQ(Parse({"--peerjs-allow-discovery", "false"}), ConfigAction::kRun);
+  EXPECT_FALSE(config_.peerjs_allow_discovery);
+  ASSERT_EQ(Parse({"--peerjs-allow-discovery=true"}), ConfigAction::kRun);
+  EXPECT_TRUE(config_.peerjs_allow_discovery);
+  env_ = {{"SWITCHBOARD_PEERJS_ALLOW_DISCOVERY", "true"}};
+  ASSERT_EQ(Parse({}), ConfigAction::kRun);
+  EXPECT_TRUE(config_.peerjs_allow_discovery);
+}
+
+TEST_F(ConfigTest, BooleanFlagRefusesOtherValues) {
+  EXPECT_EQ(Parse({"--peerjs-allow-discovery=yes"}), ConfigAction::kError);
+  EXPECT_EQ(error_, "--peerjs-allow-discovery: expected true or false, got \"yes\"");
+}
+
+TEST_F(ConfigTest, PeerJsPathGetsItsTrailingSlash) {
+  ASSERT_EQ(Parse({"--peerjs-path", "/myapp"}), ConfigAction::kRun);
+  EXPECT_EQ(config_.peerjs_path, "/myapp/");
+  ASSERT_EQ(Parse({"--peerjs-path", "/myapp/"}), ConfigAction::kRun);
+  EXPECT_EQ(config_.peerjs_path, "/myapp/");
+}
+
+TEST_F(ConfigTest, RefusesUnusablePeerJsPathAndKey) {
+  EXPECT_EQ(Parse({"--peerjs-path", "myapp"}), ConfigAction::kError);
+  EXPECT_EQ(error_, "--peerjs-path must start with / and hold no ?, # or space");
+  EXPECT_EQ(Parse({"--peerjs-path", "/a?b"}), ConfigAction::kError);
+  EXPECT_EQ(Parse({"--peerjs-key", "a/b"}), ConfigAction::kError);
+  EXPECT_EQ(error_, "--peerjs-key must be non-empty, without /");
+  EXPECT_EQ(Parse({"--peerjs-key="}), ConfigAction::kError);
+}
+
 }  // namespace
 }  // namespace switchboard::server
