@@ -164,6 +164,11 @@ void RedisRegistry::OnUp() {
   backoff_.Reset();
   Log(false, "redis up", options_.address.host + ":" + std::to_string(options_.address.port));
   Heartbeat();
+  std::unordered_set<std::string> left = std::move(left_while_down_);
+  left_while_down_.clear();
+  for (const std::string& peer : left) {
+    if (peers_.Find(peer) == nullptr) SendUnregister(peer);
+  }
   // Redis may have restarted empty, or reaped this pod while it was away: claim every local
   // peer again. A peer someone else took meanwhile is closed as id-taken.
   std::vector<std::pair<std::string, PeerConnection*>> local;
@@ -392,7 +397,12 @@ void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* conne
 }
 
 void RedisRegistry::SendUnregister(const std::string& peer) {
-  if (!up_) return;  // nothing to undo: OnUp() only claims peers that are still here
+  if (!up_) {
+    // Redis may still hold the id for this pod (the link broke, Redis did not restart): OnUp()
+    // releases it, or the peer could not reconnect on another pod.
+    left_while_down_.insert(peer);
+    return;
+  }
   RunScript(kUnregister, {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
             {peer, options_.pod_id}, nullptr);
 }

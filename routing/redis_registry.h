@@ -131,8 +131,9 @@ class RedisRegistry : public Registry {
 
   PeerTable peers_;
   std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;
-  std::deque<Tracker> trackers_;                   // ordered by check time
-  std::unordered_set<std::string> tracked_pairs_;  // sender pod, sender, target
+  std::unordered_set<std::string> left_while_down_;  // peers that left while Redis was away
+  std::deque<Tracker> trackers_;                     // ordered by check time
+  std::unordered_set<std::string> tracked_pairs_;    // sender pod, sender, target
   RoutingStats stats_;
   LatencyHistogram command_latency_;
 };

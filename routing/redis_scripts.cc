@@ -96,7 +96,10 @@ for _, entry in ipairs(entries) do
 end
 redis.call('DEL', KEYS[1])
 if #kept > 0 then
-  redis.call('RPUSH', KEYS[1], unpack(kept))
+  -- unpack() of a long list overflows Lua's stack (about 8,000 values): push in chunks.
+  for first = 1, #kept, 1000 do
+    redis.call('RPUSH', KEYS[1], unpack(kept, first, math.min(first + 999, #kept)))
+  end
   if ttl > 0 then
     redis.call('PEXPIRE', KEYS[1], ttl)
   end

@@ -91,7 +91,7 @@ bool Session::OnReceive(const char* data, size_t length) {
 }
 
 void Session::Deliver(routing::RoutedFrame frame) {
-  if (pending_close_) return;  // the peer is being closed; it would never see the frame
+  if (released_) return;  // not reachable: the registry no longer routes here
   outbound_bytes_ += frame.frame.size();
   if (outbound_bytes_ > static_cast<size_t>(env_.config.max_outbound_bytes)) {
     env_.logger.Warn("closing a client too slow to read", {{"peer", routing_key_}});
@@ -117,6 +117,7 @@ void Session::SendOwn(protocol::Frame frame) {
 
 bool Session::OnWritable() {
   if (close_sent_) return true;
+  if (pending_close_ && !released_) ReleasePeerId();
   if (outbound_.empty() && pending_close_) {
     SendCloseFrame();
     return true;
@@ -169,6 +170,16 @@ void Session::SendCloseFrame() {
 }
 
 void Session::OnClosed() {
+  if (!released_) ReleasePeerId();
+}
+
+// A closing peer lets go of its id before its last frames are written, not when the socket is
+// finally gone (the client may take seconds to answer the close): from then on what is sent to
+// it waits for its next connection, on any pod, instead of reaching a socket about to close.
+// This runs in the writable callback, never inside a registry call, so the registry is not
+// re-entered.
+void Session::ReleasePeerId() {
+  released_ = true;
   if (!routing_key_.empty()) env_.registry.Unregister(routing_key_, this);
 }
 

@@ -114,6 +114,9 @@ class Session : public routing::PeerConnection {
   };
   enum class Registration { kNone, kPending, kDone };
 
+  // Unregisters the peer id (see session.cc for when).
+  void ReleasePeerId();
+
   // Writes the close frame of the pending close (see session.cc for why by hand).
   void SendCloseFrame();
 
@@ -130,6 +133,7 @@ class Session : public routing::PeerConnection {
   size_t outbound_bytes_ = 0;
   std::optional<PendingClose> pending_close_;
   bool close_sent_ = false;
+  bool released_ = false;  // the peer id has been unregistered
 };
 
 }  // namespace switchboard::server

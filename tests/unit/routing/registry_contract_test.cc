@@ -661,6 +661,42 @@ TEST_F(RedisRegistryTest, RedisGoingAwayAndComingBackEmpty) {
   EXPECT_TRUE(logged("pod-a info: redis up")) << Describe();
 }
 
+TEST_F(RedisRegistryTest, APeerThatLeftWhileTheLinkWasDownIsReleasedWhenItComesBack) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_, "one"), RegisterResult::kRegistered);
+  // The link breaks but Redis keeps its data: alice's entry stays there, naming pod-a.
+  Redis({"CLIENT", "KILL", "TYPE", "normal"});
+  Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
+  ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
+  a().Unregister("alice", &alice_);
+  EXPECT_EQ(OwnerOf("alice"), "pod-a");
+  ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
+                        "both pods reconnect"));
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("alice") == "(nil)"; },
+                        "pod-a releases the id it no longer holds"));
+  // So alice can come back on the other pod, with any token.
+  EXPECT_EQ(Register(b(), "alice", bob_, "two"), RegisterResult::kRegistered);
+}
+
+TEST_F(RedisRegistryTest, AnExpiryKeepsAnotherSendersLongQueueWhole) {
+  // Lua's unpack() overflows at about 8,000 values: the expire step must not lose the rest.
+  constexpr int kLong = 9000;
+  StartPods({.expire = milliseconds(1000), .max_queued_per_peer = 20000});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered);
+  Route(a(), "carol", "zed", "from carol");
+  PumpFor(milliseconds(400));  // alice's frames expire later than carol's
+  for (int i = 0; i < kLong; ++i) Route(a(), "alice", "zed", "a" + std::to_string(i));
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return Redis({"LLEN", Key("queue:zed")}) == "9001";
+      },
+      milliseconds(15000), "everything is queued"));
+  ASSERT_TRUE(PumpUntil([&] { return !carol_.notices().empty(); }, "carol's frame expires"));
+  EXPECT_EQ(Redis({"LLEN", Key("queue:zed")}), std::to_string(kLong)) << Describe();
+  EXPECT_TRUE(alice_.notices().empty());
+}
+
 TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
   StartPods();
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
