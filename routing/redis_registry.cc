@@ -61,7 +61,7 @@ struct RedisRegistry::Held {
 };
 
 struct RedisRegistry::Registering {
-  PeerConnection* connection;
+  PeerConnection* connection;  // nullptr once abandoned: the connection left before the reply
   std::string token;
   RegisterCallback done;
   std::vector<Held> held;
@@ -335,7 +335,7 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
       return;
     }
     // The earlier claim is still on its way: it completes for the newcomer instead.
-    it->second->connection->Close(4410, "replaced");
+    if (it->second->connection != nullptr) it->second->connection->Close(4410, "replaced");
     it->second->connection = connection;
     it->second->done = std::move(done);
     return;
@@ -365,6 +365,10 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   registering_.erase(it);
 
   const bool answered = !IsError(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
+  if (claim->connection == nullptr) {
+    ReturnAbandonedClaim(peer, *claim, answered ? reply : nullptr);
+    return;
+  }
   if (answered && ReplyText(reply->element[0]) == "TAKEN") {
     claim->done(RegisterResult::kIdTaken);
     for (Held& held : claim->held)
@@ -385,15 +389,31 @@ void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* conne
   const std::string peer(peer_view);
   if (auto it = registering_.find(peer); it != registering_.end()) {
     if (it->second->connection != connection) return;
-    // Frames held for it go back through Redis, where they queue for its next connection.
-    std::vector<Held> held = std::move(it->second->held);
-    registering_.erase(it);
-    SendUnregister(peer);
-    for (Held& frame : held)
-      RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {});
+    // The register step will still claim the id and hand back its queue: keep the claim, without
+    // its connection, until the reply says what to give back (ReturnAbandonedClaim).
+    it->second->connection = nullptr;
+    it->second->done = nullptr;
     return;
   }
   if (peers_.EraseIfHeldBy(peer, connection)) SendUnregister(peer);
+}
+
+void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& claim,
+                                         const redisReply* reply) {
+  const bool claimed = reply != nullptr && ReplyText(reply->element[0]) != "TAKEN";
+  if (claimed) SendUnregister(peer);
+  // What the peer would have received goes back through Redis, in order, after the unregister
+  // step: it queues for the peer's next connection, wherever that will be.
+  if (claimed) {
+    for (size_t i = 1; i < reply->elements; ++i) {
+      if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+        RouteThroughRedis(queued->sender_pod, queued->sender, peer, queued->frame, {});
+      }
+    }
+  }
+  for (Held& frame : claim.held) {
+    RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {});
+  }
 }
 
 void RedisRegistry::SendUnregister(const std::string& peer) {

@@ -92,6 +92,9 @@ class RedisRegistry : public Registry {
 
   void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
   void SendUnregister(const std::string& peer);
+  // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
+  // when Redis did not answer) handed over, plus the frames held meanwhile.
+  void ReturnAbandonedClaim(const std::string& peer, Registering& claim, const redisReply* reply);
   // Hands a frame that came through Redis to a local connection.
   void Deliver(PeerConnection* connection, std::string_view frame);
   // Delivers the queue a register step handed back (elements 1.. of its reply), in order.

@@ -568,6 +568,7 @@ class RedisRegistryTest : public RegistryFixture {
   RecordingConnection bob_{"bob", &log_};
   RecordingConnection carol_{"carol", &log_};
   RecordingConnection dave_{"dave", &log_};
+  RecordingConnection bob2_{"bob2", &log_};
 };
 
 TEST_F(RedisRegistryTest, KeepsItsStateInRedis) {
@@ -695,6 +696,26 @@ TEST_F(RedisRegistryTest, AnExpiryKeepsAnotherSendersLongQueueWhole) {
   ASSERT_TRUE(PumpUntil([&] { return !carol_.notices().empty(); }, "carol's frame expires"));
   EXPECT_EQ(Redis({"LLEN", Key("queue:zed")}), std::to_string(kLong)) << Describe();
   EXPECT_TRUE(alice_.notices().empty());
+}
+
+TEST_F(RedisRegistryTest, APeerLeavingDuringItsRegisterStepLosesNothingQueuedForIt) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "queued before");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "the frame is queued"));
+  // bob connects and leaves before the register step answers: that step takes the queue.
+  auto result = StartRegister(b(), "bob", bob_);
+  b().Unregister("bob", &bob_);
+  Route(a(), "alice", "bob", "sent meanwhile");
+  PumpFor(milliseconds(200));
+  EXPECT_FALSE(result->has_value()) << "no callback for a connection that left";
+  EXPECT_TRUE(bob_.frames().empty());
+  EXPECT_EQ(OwnerOf("bob"), "(nil)");
+
+  ASSERT_EQ(Register(a(), "bob", bob2_), RegisterResult::kRegistered);
+  ASSERT_TRUE(
+      PumpUntil([&] { return bob2_.frames().size() == 2; }, "its next connection gets both"));
+  EXPECT_EQ(bob2_.frames(), (Strings{"queued before", "sent meanwhile"}));
 }
 
 TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
