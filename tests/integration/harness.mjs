@@ -416,21 +416,7 @@ export class Server {
 // HTTP
 
 export function httpGet(host, port, path, timeoutMs = 3000) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host, port, path, method: 'GET', agent: false, headers: { connection: 'close' } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no response within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGetWithHeaders(host, port, path, {}, timeoutMs);
 }
 
 // GET with extra request headers (e.g. Origin), over a fresh connection.
