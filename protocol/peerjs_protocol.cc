@@ -59,10 +59,13 @@ std::string PeerJsRoutingKey(std::string_view id) {
 
 std::optional<std::string> PeerJsIdFromRoutingKey(std::string_view key) {
   if (key.size() < 2 || key[0] != kRoutingKeyMark) return std::nullopt;
+  if (key.find(' ') != std::string_view::npos) return std::nullopt;  // not one of ours
   std::string id(key.substr(1));
   for (char& c : id) {
     if (c == '+') c = ' ';
   }
+  // Keys come back from Redis too: only an id that is safe to put in JSON unescaped is one.
+  if (!IsValidPeerJsId(id)) return std::nullopt;
   return id;
 }
 
