@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev redis-server nodejs npm curl)
+  # chromium: the browser tests (tests/browser/) drive Debian's Chromium through playwright-core.
+  packages+=(libgtest-dev redis-server nodejs npm curl chromium)
 fi
 
 missing=()

@@ -76,6 +76,9 @@ class Session : public routing::PeerConnection {
   // True once a close has been asked for.
   bool closing() const { return pending_close_.has_value(); }
 
+  // True once the close frame has been written.
+  bool close_sent() const { return close_sent_; }
+
  protected:
   // Handles one complete message.
   virtual void HandleMessage(std::string_view text, routing::Clock::time_point now) = 0;
