@@ -200,11 +200,14 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
       if (slot == nullptr || slot->session == nullptr) return 0;
       return slot->session->OnWritable() ? 0 : -1;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (slot == nullptr || slot->session == nullptr) return 0;
       // When we wrote the close frame ourselves (Session::SendCloseFrame), this is the client's
       // answer to it; libwebsockets does not know ours went out and would echo a second close,
       // which browsers reject ("Close received after close") and report as 1006. Nonzero: just
       // close the connection.
-      return (slot != nullptr && slot->session != nullptr && slot->session->close_sent()) ? 1 : 0;
+      if (slot->session->close_sent()) return 1;
+      slot->session->OnClientClosing();
+      return 0;
     case LWS_CALLBACK_CLOSED:
       if (slot != nullptr && slot->session != nullptr) {
         slot->session->OnClosed();

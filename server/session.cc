@@ -169,6 +169,10 @@ void Session::SendCloseFrame() {
   lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_ACK, kCloseAckTimeoutSeconds);
 }
 
+void Session::OnClientClosing() {
+  if (!released_) ReleasePeerId();
+}
+
 void Session::OnClosed() {
   if (!released_) ReleasePeerId();
 }

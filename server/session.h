@@ -63,6 +63,10 @@ class Session : public routing::PeerConnection {
   // connection must be closed now.
   bool OnWritable();
 
+  // The client sent a close frame: it reads nothing more, so its peer id is released now and
+  // what is sent to it waits for its next connection.
+  void OnClientClosing();
+
   // The socket is gone: releases the peer id.
   void OnClosed();
 
