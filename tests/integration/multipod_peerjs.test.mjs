@@ -10,7 +10,8 @@ describe('PeerJS across pods', { timeout: 60000 }, () => {
   const fx = clusterFixture({
     pods: 2,
     tag: 'mpj',
-    flags: { 'expire-ms': EXPIRE_MS, 'peerjs-allow-discovery': 'true' },
+    // The 10,000-message test must not trip the rate limiter.
+    flags: { 'expire-ms': EXPIRE_MS, 'peerjs-allow-discovery': 'true', 'rate-limit': 1000000, 'rate-burst': 1000000 },
   });
 
   it('relays both ways between pods, src stamped, payload untouched', async () => {
@@ -25,6 +26,28 @@ describe('PeerJS across pods', { timeout: 60000 }, () => {
     const order = [];
     for (let i = 0; i < 50; i++) order.push((await b.next()).payload.i);
     assert.deepEqual(order, [...Array(50).keys()], 'in order across pods');
+    a.close();
+    b.close();
+  });
+
+  it('delivers 10,000 CANDIDATEs from pod 1 to pod 2 complete and in order', async () => {
+    const [p1, p2] = fx.cluster.pods;
+    const a = await connectPeerJs(p1, 'x-bulk-a');
+    const b = await connectPeerJs(p2, 'x-bulk-b');
+    const TOTAL = 10000;
+    const received = b.collect(TOTAL, 90000);
+    received.catch(() => {}); // awaited below
+    for (let start = 0; start < TOTAL; start += 500) {
+      for (let i = start; i < start + 500; i++) a.send({ type: 'CANDIDATE', payload: { i }, dst: 'x-bulk-b' });
+      await a.flush(30000);
+    }
+    const got = await received;
+    got.forEach((m, i) => {
+      if (m.type !== 'CANDIDATE' || m.src !== 'x-bulk-a' || m.payload?.i !== i) {
+        assert.fail(`message ${i} of ${TOTAL}: expected CANDIDATE ${i} from x-bulk-a, got ${JSON.stringify(m)}`);
+      }
+    });
+    await b.expectNothing(200, 'no more than 10,000 messages');
     a.close();
     b.close();
   });
