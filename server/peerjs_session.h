@@ -35,8 +35,8 @@ class PeerJsSession : public Session {
  private:
   void HandleMessage(std::string_view text, routing::Clock::time_point now) override;
 
-  // `peer` reads binary frames as UTF-8 text; so does this.
-  bool AcceptsBinary() const override { return true; }
+  // PeerJS ignores bad input without closing; the client never sends binary frames.
+  bool IgnoresBinary() const override { return true; }
 
   protocol::PeerJsHandshake handshake_;
   std::optional<std::string> refusal_;

@@ -61,7 +61,13 @@ void Session::Route(std::string_view to, routing::RoutedFrame frame, std::string
 }
 
 bool Session::OnReceive(const char* data, size_t length) {
-  if (lws_frame_is_binary(wsi_) && !AcceptsBinary()) {
+  if (lws_frame_is_binary(wsi_)) {
+    // libwebsockets checks UTF-8 only in text frames: a binary one relayed as text could carry
+    // bytes that make the target's browser drop its socket.
+    if (IgnoresBinary()) {
+      CountError("bad-message");
+      return true;
+    }
     CloseNow(kCloseUnsupportedData, "binary frames are not accepted");
     return false;
   }

@@ -87,8 +87,9 @@ class Session : public routing::PeerConnection {
   // Handles one complete message.
   virtual void HandleMessage(std::string_view text, routing::Clock::time_point now) = 0;
 
-  // Whether binary frames are read like text ones; if not, they close the connection with 1003.
-  virtual bool AcceptsBinary() const { return false; }
+  // Whether binary frames are ignored; if not, they close the connection with 1003. Either way
+  // they are never read: only text frames are checked for UTF-8.
+  virtual bool IgnoresBinary() const { return false; }
 
   // Claims `routing_key` with `token`. `on_result` runs with the registry's answer, then the
   // messages the peer sent meanwhile are routed, in order (for kRegistered and kTookOver).
