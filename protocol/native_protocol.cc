@@ -39,23 +39,9 @@ std::string QuotableTypeName(std::string_view name) {
   return quoted + "\"";
 }
 
-bool IsStringOrNumber(const Json::Value& value) {
-  switch (value.type()) {
-    case Json::stringValue:
-    case Json::intValue:
-    case Json::uintValue:
-    case Json::realValue:
-      return true;
-    default:
-      return false;
-  }
+bool IsStringOrNumber(const JsonMember& member) {
+  return member.type == JsonType::kString || member.type == JsonType::kNumber;
 }
-
-const Json::Value* Member(const Json::Value& object, std::string_view name) {
-  return JsonDocument::Member(object, name);
-}
-
-std::string_view StringOf(const Json::Value& value) { return JsonDocument::StringOf(value); }
 
 bool Fail(ParseError* error, std::string message) {
   error->message = std::move(message);
@@ -76,36 +62,37 @@ bool IsRelayed(MessageType type) { return type != MessageType::kPing; }
 bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* error) {
   *error = ParseError{};
   if (!document_.Parse(text)) return Fail(error, "frame is not valid JSON");
-  const Json::Value& root = document_.root();
-  if (!root.isObject()) return Fail(error, "frame must be a JSON object");
+  if (document_.root_type() != JsonType::kObject) {
+    return Fail(error, "frame must be a JSON object");
+  }
 
   // Read "id" first so that every later error can point at the message.
-  if (const Json::Value* id = Member(root, "id")) {
+  if (const JsonMember* id = document_.Member("id")) {
     if (!IsStringOrNumber(*id)) return Fail(error, "\"id\" must be a string or a number");
-    error->ref = document_.RawSlice(*id);
+    error->ref = id->raw;
   }
 
-  const Json::Value* type_value = Member(root, "type");
-  if (type_value == nullptr || !type_value->isString()) {
+  const JsonMember* type_value = document_.Member("type");
+  if (type_value == nullptr || type_value->type != JsonType::kString) {
     return Fail(error, "\"type\" must be a string");
   }
-  std::optional<MessageType> type = TypeFromName(StringOf(*type_value));
+  std::optional<MessageType> type = TypeFromName(type_value->string);
   if (!type) {
-    return Fail(error, "unknown type" + QuotableTypeName(StringOf(*type_value)));
+    return Fail(error, "unknown type" + QuotableTypeName(type_value->string));
   }
 
   ClientMessage message;
   message.type = *type;
   message.ref = error->ref;
   if (IsRelayed(*type)) {
-    const Json::Value* to = Member(root, "to");
-    if (to == nullptr || !to->isString() || !IsValidPeerId(StringOf(*to))) {
+    const JsonMember* to = document_.Member("to");
+    if (to == nullptr || to->type != JsonType::kString || !IsValidPeerId(to->string)) {
       return Fail(error, "\"to\" must be a peer id: 1 to 64 characters of A-Z a-z 0-9 _ -");
     }
-    message.to = StringOf(*to);
-    const Json::Value* payload = Member(root, "payload");
+    message.to = to->string;
+    const JsonMember* payload = document_.Member("payload");
     if (payload != nullptr) {
-      message.payload = document_.RawSlice(*payload);
+      message.payload = payload->raw;
     } else if (*type == MessageType::kBye) {
       message.payload = "null";
     } else {

@@ -104,24 +104,21 @@ bool IsDroppedWhenAbsent(PeerJsType type) {
 }
 
 PeerJsParse PeerJsParser::Parse(std::string_view text, PeerJsMessage* out) {
-  if (!document_.Parse(text) || !document_.root().isObject()) return PeerJsParse::kInvalidJson;
-  const Json::Value& root = document_.root();
-  const Json::Value* type_value = JsonDocument::Member(root, "type");
+  if (!document_.Parse(text) || document_.root_type() != JsonType::kObject) {
+    return PeerJsParse::kInvalidJson;
+  }
+  const JsonMember* type_value = document_.Member("type");
   const std::optional<PeerJsType> type =
-      type_value == nullptr ? std::nullopt : TypeFromName(JsonDocument::StringOf(*type_value));
+      type_value == nullptr ? std::nullopt : TypeFromName(type_value->string);
   if (!type) return PeerJsParse::kIgnoredType;
 
   PeerJsMessage message;
   message.type = *type;
   if (*type != PeerJsType::kHeartbeat) {
-    const Json::Value* dst = JsonDocument::Member(root, "dst");
-    if (dst == nullptr || !IsValidPeerJsId(JsonDocument::StringOf(*dst))) {
-      return PeerJsParse::kNoTarget;
-    }
-    message.dst = JsonDocument::StringOf(*dst);
-    if (const Json::Value* payload = JsonDocument::Member(root, "payload")) {
-      message.payload = document_.RawSlice(*payload);
-    }
+    const JsonMember* dst = document_.Member("dst");
+    if (dst == nullptr || !IsValidPeerJsId(dst->string)) return PeerJsParse::kNoTarget;
+    message.dst = dst->string;
+    if (const JsonMember* payload = document_.Member("payload")) message.payload = payload->raw;
   }
   *out = message;
   return PeerJsParse::kMessage;

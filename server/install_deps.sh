@@ -3,7 +3,7 @@
 # tests need. Installs only what is missing, so it is quick to run again.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev)
+packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev libsimdjson-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # chromium: the browser tests (tests/browser/) drive Debian's Chromium through playwright-core.
   packages+=(libgtest-dev redis-server nodejs npm curl chromium)

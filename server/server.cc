@@ -194,7 +194,8 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
       return 0;
     case LWS_CALLBACK_RECEIVE:
       if (slot == nullptr || slot->session == nullptr) return -1;
-      lws_validity_confirmed(wsi);  // any traffic proves the peer alive, not only pongs
+      // Any traffic proves the peer alive, not only pongs.
+      if (slot->session->TakeAliveConfirmation(uv_now(&loop_))) lws_validity_confirmed(wsi);
       return slot->session->OnReceive(static_cast<const char*>(in), len) ? 0 : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       if (slot == nullptr || slot->session == nullptr) return 0;

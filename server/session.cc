@@ -60,6 +60,12 @@ void Session::Route(std::string_view to, routing::RoutedFrame frame, std::string
   }
 }
 
+bool Session::TakeAliveConfirmation(uint64_t now_ms) {
+  if (alive_confirmed_ms_ != 0 && now_ms - alive_confirmed_ms_ < kAliveConfirmationMs) return false;
+  alive_confirmed_ms_ = now_ms;
+  return true;
+}
+
 bool Session::OnReceive(const char* data, size_t length) {
   if (lws_frame_is_binary(wsi_)) {
     // libwebsockets checks UTF-8 only in text frames: a binary one relayed as text could carry
@@ -141,7 +147,8 @@ bool Session::OnWritable() {
     }
     outbound_bytes_ -= size;
     outbound_.pop_front();
-    if (lws_send_pipe_choked(wsi_)) break;
+    // Asking whether the socket takes more costs a poll() system call: ask only when there is more.
+    if (!outbound_.empty() && lws_send_pipe_choked(wsi_)) break;
   }
   if (!outbound_.empty() || pending_close_) lws_callback_on_writable(wsi_);
   return true;

@@ -59,6 +59,11 @@ class Session : public routing::PeerConnection {
   // false when the connection must be closed now (the close reason has been set).
   bool OnReceive(const char* data, size_t length);
 
+  // Whether traffic received at `now_ms` (the loop's clock) should reset libwebsockets' idle
+  // timer: true at most once a second. Resetting it re-sorts a list as long as the number of
+  // connections, which is too dear to do for every message.
+  bool TakeAliveConfirmation(uint64_t now_ms);
+
   // The socket can take data: writes queued frames, or the pending close. Returns false when the
   // connection must be closed now.
   bool OnWritable();
@@ -110,6 +115,8 @@ class Session : public routing::PeerConnection {
   RateLimiter limiter_;
 
  private:
+  static constexpr uint64_t kAliveConfirmationMs = 1000;
+
   struct PendingClose {
     int code;
     std::string reason;
@@ -141,7 +148,8 @@ class Session : public routing::PeerConnection {
   size_t outbound_bytes_ = 0;
   std::optional<PendingClose> pending_close_;
   bool close_sent_ = false;
-  bool released_ = false;  // the peer id has been unregistered
+  uint64_t alive_confirmed_ms_ = 0;  // when TakeAliveConfirmation last returned true
+  bool released_ = false;            // the peer id has been unregistered
 };
 
 }  // namespace switchboard::server

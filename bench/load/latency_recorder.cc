@@ -53,7 +53,9 @@ int64_t LatencyRecorder::Quantile(double q) const {
   uint64_t seen = 0;
   for (size_t i = 0; i < counts_.size(); ++i) {
     seen += counts_[i];
-    if (seen >= rank) return std::min(UpperBoundOf(static_cast<int>(i)), max_);
+    if (seen < rank) continue;
+    if (i + 1 == counts_.size()) return max_;  // the bucket values above the range are clamped into
+    return std::min(UpperBoundOf(static_cast<int>(i)), max_);
   }
   return max_;
 }

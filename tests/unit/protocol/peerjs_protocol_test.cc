@@ -618,7 +618,7 @@ TEST(PeerJsFrameTest, EveryFrameIsStrictJson) {
   };
   for (const Frame& frame : frames) {
     EXPECT_TRUE(document.Parse(frame.body())) << frame.body();
-    EXPECT_TRUE(document.root().isObject()) << frame.body();
+    EXPECT_EQ(document.root_type(), JsonType::kObject) << frame.body();
   }
 }
 
