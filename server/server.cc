@@ -22,6 +22,8 @@ constexpr std::string_view kWebSocketPath = "/ws";
 constexpr size_t kMaxTokenLength = 256;
 constexpr size_t kRandomPeerIdLength = 20;
 constexpr uint64_t kTickMs = 100;
+// Each tick looks at one slice of the sessions: every session once a second (sliced_list.h).
+constexpr size_t kTickSlices = 10;
 // After the drain window, connections that have not finished closing get this much longer.
 constexpr uint64_t kDrainGraceNs = 5'000'000'000ULL;
 
@@ -41,8 +43,17 @@ void EmitLwsLog(int level, const char* line) {
            {{"source", "libwebsockets"}});
 }
 
+// libwebsockets gives every connection a receive buffer of rx_buffer_size bytes (4096 when 0)
+// for the frames it cannot hand over straight from the socket's read. Most frames need none of
+// it, and at tens of thousands of idle connections those 4 KB were most of the server's memory
+// (docs/benchmarks.md); a larger message only arrives in more pieces, which Session reassembles.
+// tx_packet_size must then be set, or every send() would be cut to rx_buffer_size.
+constexpr size_t kReceiveBufferBytes = 512;
+constexpr size_t kSendChunkBytes = 1 << 20;
+
 const lws_protocols kProtocols[] = {
-    {"switchboard", &Server::Callback, sizeof(SessionSlot), 0, 0, nullptr, 0},
+    {"switchboard", &Server::Callback, sizeof(SessionSlot), kReceiveBufferBytes, 0, nullptr,
+     kSendChunkBytes},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -148,10 +159,6 @@ bool Server::StartLibwebsockets() {
                              : LLL_ERR | LLL_WARN;
   lws_set_log_level(lws_levels, EmitLwsLog);
 
-  idle_policy_.secs_since_valid_ping = static_cast<uint16_t>(config_.ping_interval_seconds);
-  idle_policy_.secs_since_valid_hangup =
-      static_cast<uint16_t>(config_.ping_interval_seconds + config_.ping_timeout_seconds);
-
   void* foreign_loops[] = {&loop_};
   lws_context_creation_info info{};
   info.port = config_.port;
@@ -165,7 +172,9 @@ bool Server::StartLibwebsockets() {
   info.timeout_secs = static_cast<unsigned int>(config_.handshake_timeout_seconds);
   info.timeout_secs_ah_idle = static_cast<unsigned int>(config_.handshake_timeout_seconds);
   info.keepalive_timeout = config_.handshake_timeout_seconds;
-  info.retry_and_idle_policy = &idle_policy_;
+  // Without a policy libwebsockets applies its default one (ping after 5 minutes): a timer per
+  // connection in one sorted list, re-sorted at each sign of life. Keepalive does that job.
+  info.retry_and_idle_policy = &no_idle_policy_;
   info.pcontext = &context_;
   context_ = lws_create_context(&info);
   return context_ != nullptr;
@@ -194,9 +203,11 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
       return 0;
     case LWS_CALLBACK_RECEIVE:
       if (slot == nullptr || slot->session == nullptr) return -1;
-      // Any traffic proves the peer alive, not only pongs.
-      if (slot->session->TakeAliveConfirmation(uv_now(&loop_))) lws_validity_confirmed(wsi);
+      slot->session->Heard(uv_now(&loop_));  // any traffic proves the peer alive, not only pongs
       return slot->session->OnReceive(static_cast<const char*>(in), len) ? 0 : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+      if (slot != nullptr && slot->session != nullptr) slot->session->Heard(uv_now(&loop_));
+      return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       if (slot == nullptr || slot->session == nullptr) return 0;
       return slot->session->OnWritable() ? 0 : -1;
@@ -212,7 +223,7 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
     case LWS_CALLBACK_CLOSED:
       if (slot != nullptr && slot->session != nullptr) {
         slot->session->OnClosed();
-        sessions_.erase(slot->session);
+        sessions_.Remove(slot->session);
         delete slot->session;
         slot->session = nullptr;
       }
@@ -288,7 +299,8 @@ void Server::OnEstablished(lws* wsi, void* user) {
         new NativeSession(session_env_, wsi, std::move(handshake.peer), std::move(handshake.token));
   }
   static_cast<SessionSlot*>(user)->session = session;
-  sessions_.insert(session);
+  sessions_.Add(session);
+  session->Heard(uv_now(&loop_));
   session->Start();
   if (draining_) session->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
 }
@@ -444,7 +456,11 @@ void Server::CloseSomeForDrain() {
 void Server::OnTick() {
   const routing::Clock::time_point now = routing::Clock::now();
   registry_->Tick(now);
-  for (Session* session : sessions_) session->Tick(now);
+  const uint64_t now_ms = uv_now(&loop_);
+  sessions_.VisitSlice(kTickSlices, [&](Session* session) {
+    session->CheckKeepalive(now_ms);
+    session->Tick(now);
+  });
   if (!draining_ || shut_down_) return;
   CloseSomeForDrain();
   const uint64_t deadline_ns =

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,6 +22,7 @@
 #include "server/metrics.h"
 #include "server/peerjs_http.h"
 #include "server/session.h"
+#include "server/sliced_list.h"
 
 namespace switchboard::server {
 
@@ -111,7 +111,7 @@ class Server {
   uv_signal_t sigint_{};
   uv_timer_t tick_{};
   lws_context* context_ = nullptr;
-  lws_retry_bo_t idle_policy_{};  // libwebsockets keeps a pointer to it
+  const lws_retry_bo_t no_idle_policy_{};  // all zero: no libwebsockets ping (see Keepalive)
   Metrics metrics_;
   protocol::NativeParser native_parser_;
   protocol::PeerJsParser peerjs_parser_;
@@ -120,7 +120,7 @@ class Server {
   routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend
   std::unique_ptr<routing::Registry> registry_;
   SessionEnvironment session_env_;
-  std::unordered_set<Session*> sessions_;
+  SlicedList<Session> sessions_;
   // HTTP requests waiting for the registry (the PeerJS peer list): the response once it is known.
   std::unordered_map<lws*, std::optional<HttpResponse>> pending_http_;
   bool draining_ = false;

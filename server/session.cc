@@ -21,6 +21,8 @@ Session::Session(SessionEnvironment& environment, lws* wsi)
     : env_(environment),
       limiter_(environment.config.rate_limit, environment.config.rate_burst,
                environment.config.flood_strikes, RateLimiter::Clock::now()),
+      keepalive_(static_cast<uint64_t>(environment.config.ping_interval_seconds) * 1000,
+                 static_cast<uint64_t>(environment.config.ping_timeout_seconds) * 1000),
       wsi_(wsi) {
   ++env_.metrics.connections_open;
   ++env_.metrics.connections_accepted;
@@ -60,10 +62,22 @@ void Session::Route(std::string_view to, routing::RoutedFrame frame, std::string
   }
 }
 
-bool Session::TakeAliveConfirmation(uint64_t now_ms) {
-  if (alive_confirmed_ms_ != 0 && now_ms - alive_confirmed_ms_ < kAliveConfirmationMs) return false;
-  alive_confirmed_ms_ = now_ms;
-  return true;
+void Session::CheckKeepalive(uint64_t now_ms) {
+  if (close_sent_ || hung_up_) return;
+  switch (keepalive_.Check(now_ms)) {
+    case Keepalive::Action::kNone:
+      break;
+    case Keepalive::Action::kPing:
+      ping_due_ = true;
+      lws_callback_on_writable(wsi_);
+      break;
+    case Keepalive::Action::kHangUp:
+      // A client that answers nothing would not answer a close frame either: drop the socket.
+      hung_up_ = true;
+      Metrics::Increment(env_.metrics.closes, "1006");
+      lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      break;
+  }
 }
 
 bool Session::OnReceive(const char* data, size_t length) {
@@ -133,6 +147,14 @@ bool Session::OnWritable() {
   if (outbound_.empty() && pending_close_) {
     SendCloseFrame();
     return true;
+  }
+  if (ping_due_) {
+    ping_due_ = false;
+    // libwebsockets reports a pong only when it carries a payload, which it echoes from the ping.
+    unsigned char ping[LWS_PRE + 2] = {};
+    ping[LWS_PRE] = 's';
+    ping[LWS_PRE + 1] = 'b';
+    if (lws_write(wsi_, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0) return false;
   }
   while (!outbound_.empty()) {
     routing::RoutedFrame& next = outbound_.front();

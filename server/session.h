@@ -23,6 +23,7 @@
 #include "routing/peer_connection.h"
 #include "routing/registry.h"
 #include "server/config.h"
+#include "server/keepalive.h"
 #include "server/logger.h"
 #include "server/metrics.h"
 #include "server/rate_limiter.h"
@@ -59,10 +60,12 @@ class Session : public routing::PeerConnection {
   // false when the connection must be closed now (the close reason has been set).
   bool OnReceive(const char* data, size_t length);
 
-  // Whether traffic received at `now_ms` (the loop's clock) should reset libwebsockets' idle
-  // timer: true at most once a second. Resetting it re-sorts a list as long as the number of
-  // connections, which is too dear to do for every message.
-  bool TakeAliveConfirmation(uint64_t now_ms);
+  // The client showed it is alive at `now_ms` (the event loop's clock, in ms): a frame or a pong.
+  void Heard(uint64_t now_ms) { keepalive_.Heard(now_ms); }
+
+  // Pings the client when it has been silent for --ping-interval-seconds, and drops the
+  // connection when it stays silent --ping-timeout-seconds more. Called by the server's tick.
+  void CheckKeepalive(uint64_t now_ms);
 
   // The socket can take data: writes queued frames, or the pending close. Returns false when the
   // connection must be closed now.
@@ -84,6 +87,9 @@ class Session : public routing::PeerConnection {
 
   // True once a close has been asked for.
   bool closing() const { return pending_close_.has_value(); }
+
+  // Its position in the server's SlicedList, written by the list.
+  size_t& list_index() { return list_index_; }
 
   // True once the close frame has been written.
   bool close_sent() const { return close_sent_; }
@@ -115,8 +121,6 @@ class Session : public routing::PeerConnection {
   RateLimiter limiter_;
 
  private:
-  static constexpr uint64_t kAliveConfirmationMs = 1000;
-
   struct PendingClose {
     int code;
     std::string reason;
@@ -148,8 +152,11 @@ class Session : public routing::PeerConnection {
   size_t outbound_bytes_ = 0;
   std::optional<PendingClose> pending_close_;
   bool close_sent_ = false;
-  uint64_t alive_confirmed_ms_ = 0;  // when TakeAliveConfirmation last returned true
-  bool released_ = false;            // the peer id has been unregistered
+  Keepalive keepalive_;
+  bool ping_due_ = false;  // a WebSocket ping waits for the socket to be writable
+  bool hung_up_ = false;
+  size_t list_index_ = 0;  // the keepalive gave up; libwebsockets is closing the socket
+  bool released_ = false;  // the peer id has been unregistered
 };
 
 }  // namespace switchboard::server

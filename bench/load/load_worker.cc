@@ -14,7 +14,12 @@ constexpr int kCandidatesPerSide = 8;
 constexpr int kMessagesPerSession = 2 + 2 * kCandidatesPerSide;
 constexpr size_t kWriteBufferBytes = 65536;
 constexpr uint64_t kMaxSendsPerTick = 100000;  // a stalled loop must not queue without bound
-constexpr int kPortsPerSource = 25000;  // of the ~28,000 ephemeral ports of one source address
+// Of the ~28,000 ephemeral ports of one source address, use few enough that those still in
+// TIME_WAIT from earlier runs leave the kernel plenty of free ones to pick.
+constexpr int kPortsPerSource = 8000;
+// No libwebsockets keepalive: its timers live in one sorted list, and inserting each new
+// connection's walks all of it, which made opening 10,000 connections quadratic.
+const lws_retry_bo_t kNoIdlePolicy{};
 
 int64_t NowNs() {
   timespec now{};
@@ -106,6 +111,7 @@ bool LoadWorker::StartClient() {
   info.foreign_loops = foreign_loops;
   info.user = this;
   info.timeout_secs = 30;
+  info.retry_and_idle_policy = &kNoIdlePolicy;
   info.pcontext = &context_;
   context_ = lws_create_context(&info);
   if (context_ == nullptr) error_ = "libwebsockets could not create a client context";
@@ -161,6 +167,7 @@ void LoadWorker::Connect(Connection& connection) {
   info.local_protocol_name = kClientProtocols[0].name;
   info.opaque_user_data = &connection;
   info.pwsi = &connection.wsi;
+  info.retry_and_idle_policy = &kNoIdlePolicy;
   if (!connection.source.empty()) info.iface = connection.source.c_str();
   // On failure libwebsockets may or may not have reported CLIENT_CONNECTION_ERROR already.
   if (lws_client_connect_via_info(&info) == nullptr && connection.state == State::kConnecting) {

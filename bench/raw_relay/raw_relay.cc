@@ -116,8 +116,10 @@ int Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t
   }
 }
 
+// The same receive buffer and send chunk sizes as Switchboard (server/server.cc), so that the two
+// differ only in what they do with a frame.
 const lws_protocols kProtocols[] = {
-    {"raw-relay", Callback, sizeof(RelayConnection*), 0, 0, nullptr, 0},
+    {"raw-relay", Callback, sizeof(RelayConnection*), 512, 0, nullptr, 1 << 20},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
