@@ -3,12 +3,13 @@
 // this machine, in one run, and writes docs/benchmarks.md with its chart.
 //
 //   cd bench && npm ci && node compare.mjs [--build ../build] [--out ../docs] [--quick]
-//                                          [--runs 3] [--baseline BIN --baseline-label TEXT]
+//                                          [--runs 3] [--baseline LABEL=BIN ...]
 //
 // Every server runs pinned to CPU 0 and the generator (switchboard-bench) to CPU 1, with the
 // same workload for all. The figures in the page come from this run only: never edit them, run
 // this again. --quick runs tiny sizes for seconds (the test suite uses it to check the script);
-// --baseline measures a second Switchboard binary the same way (before and after a change).
+// --baseline (repeatable) measures other Switchboard binaries' CPU per message beside this one's,
+// in the same run: before and after a change.
 //
 // Servers and their workloads:
 //   switchboard         Switchboard, one pod, embedded registry, native dialect
@@ -35,8 +36,7 @@ function parseOptions(argv) {
     out: resolve(here, '../docs'),
     quick: false,
     runs: 3,
-    baseline: null,
-    baselineLabel: 'baseline',
+    baselines: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -48,8 +48,12 @@ function parseOptions(argv) {
     else if (flag === '--out') options.out = resolve(value());
     else if (flag === '--quick') options.quick = true;
     else if (flag === '--runs') options.runs = Number(value());
-    else if (flag === '--baseline') options.baseline = resolve(value());
-    else if (flag === '--baseline-label') options.baselineLabel = value();
+    else if (flag === '--baseline') {
+      const text = value();
+      const at = text.lastIndexOf('=');
+      if (at <= 0) throw new Error('--baseline takes LABEL=BINARY');
+      options.baselines.push({ label: text.slice(0, at), binary: resolve(text.slice(at + 1)) });
+    }
     else throw new Error(`unknown flag ${flag}`);
   }
   if (!(options.runs >= 1)) throw new Error('--runs must be at least 1');
@@ -84,7 +88,7 @@ function plan(options) {
 // Processes
 
 const SERVER_CPU = '0';
-const GENERATOR_CPU = '1';
+const GENERATOR_CPU = cpus().length > 1 ? '1' : '0';  // one core: shared, and the page says so
 // A process may hold as many connections as its open-file limit allows. Raising the hard limit
 // needs CAP_SYS_RESOURCE, which containers often lack: then the hard limit is the ceiling.
 const HARD_OPEN_FILES = (() => {
@@ -226,12 +230,12 @@ function targetsFor(options) {
     { id: 'raw-floor', label: 'raw-relay floor', dialect: 'raw', start: 'raw-floor' },
     { id: 'cross-pod', label: 'Switchboard, native, 2 pods + Redis', dialect: 'native', start: 'cross-pod', crossPod: true },
   ];
-  if (options.baseline) {
+  options.baselines.forEach((baseline, n) => {
     targets.push({
-      id: 'baseline', label: `Switchboard, native, 1 pod: ${options.baselineLabel}`,
-      dialect: 'native', start: 'switchboard', binary: options.baseline,
+      id: `baseline-${n}`, label: baseline.label, dialect: 'native', start: 'switchboard',
+      binary: baseline.binary, baseline: true,
     });
-  }
+  });
   return targets;
 }
 
@@ -367,7 +371,7 @@ function writeChart(context, results, pngPath) {
   const blocks = [];
   const plots = [];
   let index = 0;
-  for (const target of context.targets) {
+  for (const target of context.targets.filter((t) => !t.baseline)) {
     const curve = results[target.id].curve;
     if (!curve?.length) continue;
     blocks.push(curve.map((pt) => `${pt.offered} ${pt.p50} ${pt.p99}`).join('\n'));
@@ -397,7 +401,7 @@ function targetRows(context, results) {
       'p50 / p99 / p99.9 µs at 50% of its max |',
     '| --- | ---: | ---: | ---: | ---: |',
   ];
-  for (const target of context.targets) {
+  for (const target of context.targets.filter((t) => !t.baseline)) {
     const r = results[target.id];
     const half = r.curve.find((pt) => pt.fraction === 0.5);
     const bound = r.maximum.generator_bound ? ' (generator-bound)' : '';
@@ -464,23 +468,25 @@ function targetChecks(context, results) {
   return ['| target | measured | |', '| --- | ---: | --- |', ...checks].join('\n');
 }
 
+// Before and after: each --baseline binary's CPU per message beside this build's, one pod, native.
 function baselineSection(context, results) {
-  if (!results.baseline) return '';
+  const baselines = context.targets.filter((t) => t.baseline);
+  if (!baselines.length) return '';
   const now = results.switchboard;
-  const before = results.baseline;
-  const line = (bytes) =>
-    `| ${bytes} B | ${fmt(before.cpu[bytes].median)} | ${fmt(now.cpu[bytes].median)} | ` +
-    `${fmt(before.cpu[bytes].median / now.cpu[bytes].median, 2)}× |`;
+  const row = (label, r) =>
+    `| ${label} | ${fmt(r.cpu[256].median)} | ${fmt(r.cpu[2048].median)} | ` +
+    `${fmt(r.cpu[256].median / now.cpu[256].median, 2)}× | ${fmt(r.cpu[2048].median / now.cpu[2048].median, 2)}× |`;
   return [
-    `### Before and after: ${context.options.baselineLabel}`,
+    '## Before and after',
     '',
-    `Server CPU µs per message at ${fmtInt(context.fixedRate)} msg/s, native dialect, one pod, ` +
-      'measured side by side in this run:',
+    'Server CPU µs per message of earlier builds, measured beside this one in the same run (one ' +
+      `pod, native dialect, 256 B at ${fmtInt(rateFor(context.fixedRate, 256))} msg/s and 2 KB at ` +
+      `${fmtInt(rateFor(context.fixedRate, 2048))} msg/s). What each step changed is under "What the hot path does".`,
     '',
-    '| message | before | after | gain |',
-    '| --- | ---: | ---: | ---: |',
-    line(256),
-    line(2048),
+    '| build | 256 B | 2 KB | CPU vs this build, 256 B | 2 KB |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...baselines.map((t) => row(t.label, results[t.id])),
+    row('this build', now),
     '',
   ].join('\n');
 }
@@ -492,9 +498,9 @@ function writePage(context, results) {
 
 <!-- Written by bench/compare.mjs: do not edit by hand; run it again. -->
 
-Measured on ${date} by \`cd bench && npm ci && node compare.mjs${options.baseline ? ' --baseline ...' : ''}\`,
-on ${machineDescription()}. Every server ran pinned to CPU 0 and the load generator
-(\`switchboard-bench\`) to CPU 1; figures are medians of ${p.runs} runs of ${p.duration} s
+Measured on ${date} by \`cd bench && npm ci && node compare.mjs${options.baselines.length ? ' --baseline ...' : ''}\`,
+on ${machineDescription()}. Every server ran pinned to CPU ${SERVER_CPU} and the load generator
+(\`switchboard-bench\`) to CPU ${GENERATOR_CPU}; figures are medians of ${p.runs} runs of ${p.duration} s
 (after ${p.warmup} s of warm-up) unless said otherwise. The machine is shared, so expect a few
 percent of noise between runs; ratios measured in one run are steadier than absolute figures.
 
@@ -533,6 +539,42 @@ addresses, past one address's ephemeral ports.
 
 ${connectionRows(context, results)}
 
+## What the hot path does, and what was changed for it
+
+Each change below was found with \`perf record\` on the server under \`switchboard-bench\`
+load, and checked with this script before and after (the table above, when run with
+\`--baseline\`). In the order they were made:
+
+1. **JSON.** Frames were parsed by jsoncpp, which decodes every string of the payload a
+   character at a time and allocates for each, and then scanned a second time for what jsoncpp
+   lets through. At 2 KB that was most of Switchboard's own CPU. Now simdjson (Debian's
+   \`libsimdjson-dev\`) validates the frame and the top-level members are found by a scan that
+   jumps from quote to quote; jsoncpp remains only for the rare frame simdjson refuses (an
+   integer beyond 64 bits, an escaped lone surrogate) that browsers accept.
+2. **Signs of life.** Every message told libwebsockets the connection was alive, which
+   re-sorts a list of one timer per connection: a walk of the whole list per message.
+3. **One system call less per write.** \`lws_send_pipe_choked()\` is a \`poll()\`; it is now
+   asked only when another frame waits for the same socket.
+4. **Keepalive and the tick.** libwebsockets' keepalive (its default policy pings after five
+   minutes) inserts each new connection's timer into that sorted list, so opening connections
+   was quadratic. The server pings by itself now, from its 100 ms tick, which visits a tenth of
+   the sessions at a time instead of all of them (a stall of a millisecond per tick at 10,000
+   connections before).
+5. **Memory per connection.** libwebsockets gave each connection a 4 KB receive buffer; it is
+   512 bytes now, and longer messages come in pieces that the session already reassembles.
+6. **\`--max-connections\`** sets the open-file limit: Debian's libwebsockets is built with
+   \`_DEBUG\` and scans a table as long as that limit for every new connection, so a container's
+   limit of a million would make each accept scan 8 MB.
+
+The raw-relay floor got the same libwebsockets settings (receive buffer, no \`poll()\` after
+the last frame) so that the ratio measures only what Switchboard adds.
+
+Not done: **coalescing** the frames queued for one connection into one write. libwebsockets
+writes one frame per \`lws_write()\`; batching would mean writing WebSocket headers by hand
+and sending with \`LWS_WRITE_RAW\`. At the loads the CPU comparison uses a connection rarely
+has more than one frame waiting, so it would change little there; it would help the closed-loop
+maximum, which on this machine the generator, not the server, limits.
+
 ## How to read and reproduce
 
 \`\`\`sh
@@ -569,18 +611,21 @@ async function main() {
   mkdirSync(options.out, { recursive: true });
   const results = {};
   try {
+    // Baselines are measured for CPU per message only; the rest compares servers.
+    const servers = context.targets.filter((t) => !t.baseline);
     console.log('maximum throughput (relay, closed loop)');
-    for (const target of context.targets) {
+    for (const target of servers) {
       results[target.id] = { maximum: await measureMaximum(context, target) };
     }
-    const lowest = Math.min(...context.targets.map((t) => results[t.id].maximum.median));
+    const lowest = Math.min(...servers.map((t) => results[t.id].maximum.median));
     context.fixedRate = Math.max(100, Math.round(lowest / 2 / 100) * 100);
     console.log(`server CPU per message at ${context.fixedRate} msg/s`);
     for (const target of context.targets) {
+      results[target.id] = results[target.id] ?? {};
       results[target.id].cpu = await measureCpuAtFixedLoad(context, target, context.fixedRate);
     }
     console.log('latency against offered load');
-    for (const target of context.targets) {
+    for (const target of servers) {
       results[target.id].curve = await measureLatencyCurve(context, target, results[target.id].maximum.median);
     }
     console.log('idle connections');

@@ -39,6 +39,10 @@ const std::vector<Flag>& Flags() {
       {"max-outbound-bytes",
        "bytes that may wait to be written to one client before it is closed with 1008", nullptr,
        &Config::max_outbound_bytes, 4096, 1 << 30},
+      {"max-connections",
+       "connections held at once; sets the open-file limit, by which libwebsockets sizes its "
+       "tables",
+       nullptr, &Config::max_connections, 16, 1000000},
       {"drain-seconds", "on SIGTERM, spread closing the connections over this many seconds",
        nullptr, &Config::drain_seconds, 0, 3600},
       {"rate-limit", "messages per second one connection may send", nullptr, &Config::rate_limit, 1,

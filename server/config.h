@@ -18,6 +18,7 @@ struct Config {
   int max_message_bytes = 65536;
   int max_queued_per_peer = 256;
   int max_outbound_bytes = 1 << 20;
+  int max_connections = 50000;
   int drain_seconds = 10;
   int rate_limit = 100;
   int rate_burst = 200;

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev libsimdjson-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # chromium: the browser tests (tests/browser/) drive Debian's Chromium through playwright-core.
-  packages+=(libgtest-dev redis-server nodejs npm curl chromium)
+  # gnuplot-nox: the chart of bench/compare.mjs, which the test command runs briefly.
+  packages+=(libgtest-dev redis-server nodejs npm curl chromium gnuplot-nox)
 fi
 
 missing=()

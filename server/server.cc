@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -43,10 +45,10 @@ void EmitLwsLog(int level, const char* line) {
            {{"source", "libwebsockets"}});
 }
 
-// libwebsockets gives every connection a receive buffer of rx_buffer_size bytes (4096 when 0)
-// for the frames it cannot hand over straight from the socket's read. Most frames need none of
-// it, and at tens of thousands of idle connections those 4 KB were most of the server's memory
-// (docs/benchmarks.md); a larger message only arrives in more pieces, which Session reassembles.
+// libwebsockets gives every connection a receive buffer of rx_buffer_size bytes (4096 when 0),
+// and hands messages over in pieces of at most that size. At tens of thousands of idle
+// connections those 4 KB were most of the server's memory (docs/benchmarks.md); with 512 bytes a
+// 2 KB offer arrives in a few pieces, which Session reassembles (1 KB measured no faster).
 // tx_packet_size must then be set, or every send() would be cut to rx_buffer_size.
 constexpr size_t kReceiveBufferBytes = 512;
 constexpr size_t kSendChunkBytes = 1 << 20;
@@ -106,10 +108,33 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   return std::unique_ptr<routing::Registry>(redis_);
 }
 
+// libwebsockets sizes its descriptor table by the open-file limit, and Debian's build (compiled
+// with _DEBUG) scans the whole table for every new connection: with a container's limit of a
+// million, that alone would cap a pod near a thousand connections a second. So the limit is set
+// to what --max-connections needs, plus descriptors for the listener, Redis, the loop and logs.
+void Server::FitOpenFileLimit() {
+  constexpr rlim_t kReservedDescriptors = 64;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(config_.max_connections) + kReservedDescriptors;
+  rlimit fitted = limit;
+  fitted.rlim_cur = wanted;
+  if (wanted > limit.rlim_max) {
+    fitted.rlim_max = wanted;
+    if (setrlimit(RLIMIT_NOFILE, &fitted) == 0) return;
+    fitted.rlim_cur = fitted.rlim_max = limit.rlim_max;  // only a privileged process may raise it
+    logger_.Warn("the open-file limit caps connections below --max-connections",
+                 {{"max_connections", config_.max_connections},
+                  {"open_file_limit", static_cast<long long>(limit.rlim_max)}});
+  }
+  setrlimit(RLIMIT_NOFILE, &fitted);
+}
+
 int Server::Run() {
   // Signals are handled from before the first connection can arrive: a SIGTERM in between
   // must drain, not kill.
   StartOwnHandles();
+  FitOpenFileLimit();
   if (!StartLibwebsockets()) {
     logger_.Error("cannot listen", {{"host", config_.host}, {"port", config_.port}});
     registry_->Close();
@@ -165,8 +190,9 @@ bool Server::StartLibwebsockets() {
   info.iface = config_.host == "0.0.0.0" ? nullptr : config_.host.c_str();
   info.protocols = kProtocols;
   info.user = this;
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                 LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+  // No LWS_SERVER_OPTION_VALIDATE_UTF8: Session::IsValidText checks whole messages faster.
+  info.options =
+      LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
   if (config_.host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.foreign_loops = foreign_loops;
   info.timeout_secs = static_cast<unsigned int>(config_.handshake_timeout_seconds);

@@ -97,6 +97,7 @@ class Server {
   void CloseOwnHandles();
 
   // Creates the libwebsockets context on our loop and starts listening. False on failure.
+  void FitOpenFileLimit();
   bool StartLibwebsockets();
 
   void Shutdown();

@@ -1,5 +1,7 @@
 #include "server/session.h"
 
+#include <simdjson.h>
+
 #include <cstring>
 #include <string>
 #include <utility>
@@ -14,6 +16,7 @@ static_assert(protocol::Frame::kHeadroom >= LWS_PRE,
 constexpr int kCloseUnsupportedData = 1003;
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseTooBig = 1009;
+constexpr int kCloseInvalidText = 1007;
 
 }  // namespace
 
@@ -64,6 +67,8 @@ void Session::Route(std::string_view to, routing::RoutedFrame frame, std::string
 
 void Session::CheckKeepalive(uint64_t now_ms) {
   if (close_sent_ || hung_up_) return;
+  // Reassembly memory is kept between messages, not between seconds: idle connections hold none.
+  if (partial_.empty() && partial_.capacity() > 0) std::string().swap(partial_);
   switch (keepalive_.Check(now_ms)) {
     case Keepalive::Action::kNone:
       break;
@@ -100,6 +105,7 @@ bool Session::OnReceive(const char* data, size_t length) {
   const bool complete = remaining == 0 && lws_is_final_fragment(wsi_);
   const auto now = routing::Clock::now();
   if (complete && partial_.empty()) {  // the common case: the whole message in one chunk
+    if (!IsValidText(std::string_view(data, length))) return false;
     env_.metrics.bytes_received += length;
     ++env_.metrics.messages_received;
     if (!pending_close_) HandleMessage(std::string_view(data, length), now);
@@ -107,13 +113,21 @@ bool Session::OnReceive(const char* data, size_t length) {
   }
   partial_.append(data, length);
   if (complete) {
+    if (!IsValidText(partial_)) return false;
     env_.metrics.bytes_received += partial_.size();
     ++env_.metrics.messages_received;
     if (!pending_close_) HandleMessage(partial_, now);  // a closing connection takes nothing more
-    partial_.clear();
-    partial_.shrink_to_fit();
+    partial_.clear();  // its memory is kept for the next message, until CheckKeepalive frees it
   }
   return true;
+}
+
+// RFC 6455 requires text messages to be UTF-8. libwebsockets can check that (a byte at a time);
+// simdjson checks a whole message many times faster, so the server does it here instead.
+bool Session::IsValidText(std::string_view message) {
+  if (simdjson::validate_utf8(message.data(), message.size())) return true;
+  CloseNow(kCloseInvalidText, "text is not valid UTF-8");
+  return false;
 }
 
 void Session::Deliver(routing::RoutedFrame frame) {
@@ -125,8 +139,30 @@ void Session::Deliver(routing::RoutedFrame frame) {
     Close(kClosePolicy, "too slow to read");
     return;
   }
+  // With nothing queued, a socket that takes data gets the frame now: waiting for a writable
+  // callback costs two epoll_ctl() calls and a loop iteration per frame (docs/benchmarks.md).
+  // Asking first is required: libwebsockets refuses back-to-back writes not separated by it.
+  if (outbound_.empty() && !pending_close_ && !ping_due_ && !close_sent_ &&
+      !lws_send_pipe_choked(wsi_)) {
+    WriteFrame(frame);  // on failure the socket is gone and libwebsockets closes it
+    return;
+  }
   outbound_.push_back(std::move(frame));
   lws_callback_on_writable(wsi_);
+}
+
+bool Session::WriteFrame(routing::RoutedFrame& next) {
+  const size_t size = next.frame.size();
+  const int written = lws_write(wsi_, reinterpret_cast<unsigned char*>(next.frame.mutable_body()),
+                                size, LWS_WRITE_TEXT);
+  outbound_bytes_ -= size;
+  if (written < static_cast<int>(size)) return false;
+  env_.metrics.bytes_sent += size;
+  if (next.accepted_at != routing::Clock::time_point{}) {
+    const std::chrono::duration<double> latency = routing::Clock::now() - next.accepted_at;
+    env_.metrics.relay_latency.Observe(latency.count());
+  }
+  return true;
 }
 
 void Session::Close(int code, std::string_view reason) {
@@ -157,17 +193,7 @@ bool Session::OnWritable() {
     if (lws_write(wsi_, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0) return false;
   }
   while (!outbound_.empty()) {
-    routing::RoutedFrame& next = outbound_.front();
-    const size_t size = next.frame.size();
-    const int written = lws_write(wsi_, reinterpret_cast<unsigned char*>(next.frame.mutable_body()),
-                                  size, LWS_WRITE_TEXT);
-    if (written < static_cast<int>(size)) return false;  // the socket failed; lws closes it
-    env_.metrics.bytes_sent += size;
-    if (next.accepted_at != routing::Clock::time_point{}) {
-      const std::chrono::duration<double> latency = routing::Clock::now() - next.accepted_at;
-      env_.metrics.relay_latency.Observe(latency.count());
-    }
-    outbound_bytes_ -= size;
+    if (!WriteFrame(outbound_.front())) return false;  // the socket failed; lws closes it
     outbound_.pop_front();
     // Asking whether the socket takes more costs a poll() system call: ask only when there is more.
     if (!outbound_.empty() && lws_send_pipe_choked(wsi_)) break;

@@ -64,7 +64,8 @@ class Session : public routing::PeerConnection {
   void Heard(uint64_t now_ms) { keepalive_.Heard(now_ms); }
 
   // Pings the client when it has been silent for --ping-interval-seconds, and drops the
-  // connection when it stays silent --ping-timeout-seconds more. Called by the server's tick.
+  // connection when it stays silent --ping-timeout-seconds more; frees reassembly memory that
+  // no message is using. Called by the server's tick, about once a second per session.
   void CheckKeepalive(uint64_t now_ms);
 
   // The socket can take data: writes queued frames, or the pending close. Returns false when the
@@ -137,6 +138,10 @@ class Session : public routing::PeerConnection {
   void ReleasePeerId();
 
   // Writes the close frame of the pending close (see session.cc for why by hand).
+  // True when `message` is valid UTF-8; otherwise closes the connection with 1007.
+  bool IsValidText(std::string_view message);
+  // Writes `frame` to the socket and counts it. Returns false when the socket failed.
+  bool WriteFrame(routing::RoutedFrame& frame);
   void SendCloseFrame();
 
   // Sets the close code and reason on the socket and counts the close; the caller then returns

@@ -1,10 +1,11 @@
 // switchboard-raw-relay: the floor that Switchboard's cost is measured against.
 //
-// It runs the same stack as Switchboard (libwebsockets on a libuv loop, the same context options,
-// UTF-8 validation included) and does the least a relay can: the two connections that open
+// It runs the same stack as Switchboard (libwebsockets on a libuv loop, the same buffer sizes and
+// write path) and does the least a relay can: the two connections that open
 // /relay?pair=<name> with the same name are paired, and every message one sends is written, as
-// it came, to the other. No parsing, no routing, no registry, no limits. Whatever Switchboard
-// spends per message above this program is the price of what it adds (docs/benchmarks.md).
+// it came, to the other. No parsing, no UTF-8 check, no routing, no registry, no limits. Whatever
+// Switchboard spends per message above this program is the price of what it adds
+// (docs/benchmarks.md).
 #include <libwebsockets.h>
 #include <uv.h>
 
@@ -52,13 +53,20 @@ void Pair(Relay& relay, RelayConnection* connection) {
   relay.waiting.erase(waiting);
 }
 
+// Writes at once when nothing waits and the socket takes data, as Switchboard does
+// (server/session.cc); otherwise queues for the writable callback.
 void Forward(RelayConnection* connection) {
   RelayConnection* partner = connection->partner;
-  if (partner != nullptr) {
-    partner->outbound.push_back(std::move(connection->incoming));
+  std::string& message = connection->incoming;
+  if (partner != nullptr && partner->outbound.empty() && !lws_send_pipe_choked(partner->wsi)) {
+    const size_t size = message.size() - LWS_PRE;
+    lws_write(partner->wsi, reinterpret_cast<unsigned char*>(message.data()) + LWS_PRE, size,
+              LWS_WRITE_TEXT);
+  } else if (partner != nullptr) {
+    partner->outbound.push_back(std::move(message));
     lws_callback_on_writable(partner->wsi);
   }
-  connection->incoming.clear();
+  message.clear();
 }
 
 bool WriteQueued(RelayConnection* connection) {
@@ -154,8 +162,7 @@ int main(int argc, char** argv) {
   info.iface = host;
   info.protocols = kProtocols;
   info.user = &relay;
-  info.options =
-      LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
   info.foreign_loops = foreign_loops;
   info.pcontext = &relay.context;
   relay.context = lws_create_context(&info);

@@ -19,6 +19,7 @@ const FLAGS = {
   'ping-interval-seconds': '30',
   'ping-timeout-seconds': '10',
   'log-level': 'info',
+  'max-connections': '50000',
 };
 
 const envName = (flag) => `SWITCHBOARD_${flag.toUpperCase().replaceAll('-', '_')}`;
