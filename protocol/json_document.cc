@@ -34,7 +34,10 @@ JsonType TypeOf(simdjson::dom::element_type type) {
 }
 
 // True when no object at or below `element` has the same key twice. `keys` is scratch space kept
-// between calls; each object's keys are sorted in it and checked side by side.
+// between calls. An object's keys are compared with each other when they are few, and sorted
+// and checked side by side when they are many.
+constexpr size_t kFewKeys = 8;
+
 bool HasNoDuplicateKeys(simdjson::dom::element element, std::vector<std::string_view>* keys) {
   simdjson::dom::array array;
   if (element.get(array) == simdjson::SUCCESS) {
@@ -51,8 +54,15 @@ bool HasNoDuplicateKeys(simdjson::dom::element element, std::vector<std::string_
     keys->push_back(field.key);
   }
   const auto begin = keys->begin() + static_cast<std::ptrdiff_t>(first);
-  std::sort(begin, keys->end());
-  const bool unique = std::adjacent_find(begin, keys->end()) == keys->end();
+  bool unique = true;
+  if (keys->size() - first <= kFewKeys) {  // signaling objects: comparing beats sorting
+    for (auto key = begin; unique && key != keys->end(); ++key) {
+      unique = std::find(begin, key, *key) == key;
+    }
+  } else {
+    std::sort(begin, keys->end());
+    unique = std::adjacent_find(begin, keys->end()) == keys->end();
+  }
   keys->resize(first);
   return unique;
 }

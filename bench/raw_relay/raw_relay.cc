@@ -164,6 +164,9 @@ int main(int argc, char** argv) {
   info.user = &relay;
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
   info.foreign_loops = foreign_loops;
+  // As Switchboard: no libwebsockets keepalive, whose sorted timer list makes accepting quadratic.
+  static const lws_retry_bo_t kNoIdlePolicy{};
+  info.retry_and_idle_policy = &kNoIdlePolicy;
   info.pcontext = &relay.context;
   relay.context = lws_create_context(&info);
   if (relay.context == nullptr) {
