@@ -196,7 +196,8 @@ std::string BenchUsage() {
   --duration S            seconds of measured load (default 10)
   --warmup S              seconds of load before measuring (default 1)
   --drain S               seconds to wait for messages in flight after the last send (default 3)
-  --sources N             127.0.0.x source addresses (default: enough for the connections)
+  --sources N             source addresses, in a 127.a.b.0/24 of the run's own (default: one
+                          per 25,000 connections)
   --connect-concurrency N handshakes in flight at once (default 256)
   --heartbeat-seconds S   connections: keep-alive interval per connection (default 10)
   --threads N             event loops, each with its own connections (default 1)

@@ -36,7 +36,7 @@ struct BenchConfig {
   double duration_seconds = 10;
   double warmup_seconds = 1;
   double drain_seconds = 3;       // after the last send, how long to wait for what is in flight
-  int sources = 0;                // 127.0.0.x source addresses; 0: as many as the connections need
+  int sources = 0;                // 127.a.b.x source addresses; 0: one per 25,000 connections
   int connect_concurrency = 256;  // handshakes in flight at once
   double heartbeat_seconds = 10;
   int threads = 1;
@@ -44,6 +44,7 @@ struct BenchConfig {
   std::optional<pid_t> redis_pid;
   std::string json_path;  // where to write the result; empty: nowhere
   std::string id_prefix;  // prefix of every peer id; empty: a random one
+  int source_subnet = 0;  // sources are 127.<subnet/256>.<subnet%256>.x; 0: a random subnet
   bool progress = true;   // a line a second on stderr
 };
 

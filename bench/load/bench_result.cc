@@ -56,6 +56,7 @@ std::string ResultToJson(const BenchResult& r) {
     json["server_rss_before"] = Json::Int64(r.server_rss_before);
     json["server_rss_connected"] = Json::Int64(r.server_rss_connected);
     json["server_rss_per_connection"] = r.server_rss_per_connection;
+    json["server_cpu_us_per_connection"] = r.server_cpu_us_per_connection;
   }
   if (r.has_redis) json["redis_cpu_seconds"] = r.redis_cpu_seconds;
   if (!r.error.empty()) json["error"] = r.error;
@@ -76,7 +77,10 @@ std::string SummaryLine(const BenchResult& r) {
   append("%.0f connected/s", r.connections_per_second);
   if (r.connect_failures > 0) append(" (%lld failed)", r.connect_failures);
   if (r.scenario == "connections") {
-    if (r.has_server) append(", server RSS %.0f B/connection", r.server_rss_per_connection);
+    if (r.has_server) {
+      append(", server %.0f us CPU and %.0f B RSS per connection", r.server_cpu_us_per_connection,
+             r.server_rss_per_connection);
+    }
   } else {
     append(", %.0f msg/s", r.messages_per_second);
     if (r.has_server) append(", server %.2f us/msg", r.server_cpu_us_per_message);

@@ -21,6 +21,7 @@ struct BenchResult {
   long long connect_failures = 0;
   double connect_seconds = 0;
   double connections_per_second = 0;
+  double server_cpu_us_per_connection = 0;  // the servers' CPU while connecting, per connection
 
   // The measured window.
   double window_seconds = 0;

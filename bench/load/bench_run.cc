@@ -184,6 +184,7 @@ void Runner::Wait(double seconds, const char* phase) {
 // Opens and registers every connection. Returns false when the run cannot go on.
 bool Runner::Connect() {
   result_.server_rss_before = ServerRss();
+  const CpuSample cpu_before = SampleCpu();
   const auto start = SteadyClock::now();
   StartWorkers();
   while (!Sum().connecting_done) {
@@ -192,6 +193,10 @@ bool Runner::Connect() {
   }
   result_.connect_seconds = SecondsSince(start);
   const Totals t = Sum();
+  if (t.ready > 0) {
+    result_.server_cpu_us_per_connection =
+        (SampleCpu().servers - cpu_before.servers) * 1e6 / static_cast<double>(t.ready);
+  }
   result_.ready = t.ready;
   result_.connect_failures = t.connect_failures;
   result_.connections_per_second = static_cast<double>(t.ready) / result_.connect_seconds;
@@ -303,6 +308,11 @@ BenchResult Runner::Run() {
 BenchResult RunBench(const BenchConfig& config) {
   BenchConfig resolved = config;
   if (resolved.id_prefix.empty()) resolved.id_prefix = RandomPrefix();
+  if (resolved.source_subnet == 0) {
+    uint16_t random = 0;
+    uv_random(nullptr, nullptr, &random, sizeof(random), 0, nullptr);
+    resolved.source_subnet = 1 + random % 65535;
+  }
   Runner runner(resolved);
   return runner.Run();
 }

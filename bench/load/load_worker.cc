@@ -14,9 +14,7 @@ constexpr int kCandidatesPerSide = 8;
 constexpr int kMessagesPerSession = 2 + 2 * kCandidatesPerSide;
 constexpr size_t kWriteBufferBytes = 65536;
 constexpr uint64_t kMaxSendsPerTick = 100000;  // a stalled loop must not queue without bound
-// Of the ~28,000 ephemeral ports of one source address, use few enough that those still in
-// TIME_WAIT from earlier runs leave the kernel plenty of free ones to pick.
-constexpr int kPortsPerSource = 8000;
+constexpr int kPortsPerSource = 25000;  // of the ~28,000 ephemeral ports of one source address
 // No libwebsockets keepalive: its timers live in one sorted list, and inserting each new
 // connection's walks all of it, which made opening 10,000 connections quadratic.
 const lws_retry_bo_t kNoIdlePolicy{};
@@ -36,13 +34,19 @@ int TotalConnections(const BenchConfig& config) {
   return config.scenario == Scenario::kConnections ? config.connections : 2 * config.pairs;
 }
 
-// Source addresses to spread connections over: enough that no one runs out of ports, and only
-// on loopback, where every 127.x.y.z is this machine.
+// Source addresses to spread connections over: enough that none runs out of ports, and only on
+// loopback, where every 127.x.y.z is this machine.
 int SourcesFor(const BenchConfig& config) {
   if (config.sources > 0) return config.sources;
   if (!config.servers.front().host.starts_with("127.")) return 0;
-  const int needed = (TotalConnections(config) + kPortsPerSource - 1) / kPortsPerSource;
-  return needed > 1 ? needed : 0;
+  return (TotalConnections(config) + kPortsPerSource - 1) / kPortsPerSource;
+}
+
+// The n-th source address of the run. Each run takes its own 127.a.b.0/24 (source_subnet), so
+// the thousands of ports an earlier run left in TIME_WAIT never slow this run's bind() calls.
+std::string SourceAddress(const BenchConfig& config, int n) {
+  return "127." + std::to_string(config.source_subnet / 256 % 256) + "." +
+         std::to_string(config.source_subnet % 256) + "." + std::to_string(1 + n);
 }
 
 }  // namespace
@@ -66,7 +70,7 @@ LoadWorker::LoadWorker(const BenchConfig& config, RunControl& control, int first
     if (cross_pod) server = static_cast<size_t>(number % 2);
     if (!HasPairs()) server = static_cast<size_t>(number) % config.servers.size();
     connection.server = &config.servers[server];
-    if (sources > 0) connection.source = "127.0.0." + std::to_string(1 + number % sources);
+    if (sources > 0) connection.source = SourceAddress(config, number % sources);
   }
   write_buffer_.resize(LWS_PRE + kWriteBufferBytes);
 }

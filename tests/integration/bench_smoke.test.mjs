@@ -81,9 +81,11 @@ describe('switchboard-bench against one pod', { timeout: 120000 }, () => {
     assert.ok(run.result.server_cpu_seconds >= 0 && run.result.server_cpu_us_per_message > 0);
   });
 
-  it('relay (PeerJS dialect) on the same server', async () => {
-    const run = await runBench(['--dialect', 'peerjs', '--pairs', '2', ...SHORT, ...serverArgs(fx.srv)]);
-    assertAllDelivered(run, 4);
+  it('relay (PeerJS dialect) on the same server, from two generator threads', async () => {
+    const run = await runBench([
+      '--dialect', 'peerjs', '--pairs', '4', '--threads', '2', ...SHORT, ...serverArgs(fx.srv),
+    ]);
+    assertAllDelivered(run, 8);
   });
 
   it('latency: a fixed rate of fixed-size messages', async () => {
