@@ -197,7 +197,7 @@ std::string BenchUsage() {
   --warmup S              seconds of load before measuring (default 1)
   --drain S               seconds to wait for messages in flight after the last send (default 3)
   --sources N             source addresses, in a 127.a.b.0/24 of the run's own (default: one
-                          per 25,000 connections)
+                          per 10,000 connections)
   --connect-concurrency N handshakes in flight at once (default 256)
   --heartbeat-seconds S   connections: keep-alive interval per connection (default 10)
   --threads N             event loops, each with its own connections (default 1)

@@ -36,7 +36,7 @@ struct BenchConfig {
   double duration_seconds = 10;
   double warmup_seconds = 1;
   double drain_seconds = 3;       // after the last send, how long to wait for what is in flight
-  int sources = 0;                // 127.a.b.x source addresses; 0: one per 25,000 connections
+  int sources = 0;                // 127.a.b.x source addresses; 0: one per 10,000 connections
   int connect_concurrency = 256;  // handshakes in flight at once
   double heartbeat_seconds = 10;
   int threads = 1;
