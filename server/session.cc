@@ -191,6 +191,11 @@ bool Session::OnWritable() {
     ping[LWS_PRE] = 's';
     ping[LWS_PRE + 1] = 'b';
     if (lws_write(wsi_, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0) return false;
+    // libwebsockets refuses a second write that was not preceded by this question.
+    if (!outbound_.empty() && lws_send_pipe_choked(wsi_)) {
+      lws_callback_on_writable(wsi_);
+      return true;
+    }
   }
   while (!outbound_.empty()) {
     if (!WriteFrame(outbound_.front())) return false;  // the socket failed; lws closes it

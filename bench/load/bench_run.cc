@@ -245,7 +245,8 @@ void Runner::Drain() {
   const auto end = SteadyClock::now() + std::chrono::duration<double>(config_.drain_seconds);
   while (SteadyClock::now() < end) {
     const Totals t = Sum();
-    if (t.sent == t.received + t.error_notices) break;
+    const bool pongs_due = config_.dialect == Dialect::kNative;  // the one dialect that answers
+    if (t.sent == t.received + t.error_notices && (!pongs_due || t.pongs == t.heartbeats)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     PrintProgress("draining");
   }

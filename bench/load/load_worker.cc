@@ -238,11 +238,15 @@ void LoadWorker::StartSession(int pair) {
 void LoadWorker::Queue(Connection& from, MessageKind kind, uint32_t bytes, int64_t now) {
   if (from.state != State::kReady) return;
   from.outbound.push_back(Outgoing{kind, false, bytes, now});
+  // Counted when queued, not when written: a message waiting for its socket when the drain
+  // looks is then still owed, instead of slipping in as sent after the drain has ended.
+  Bump(counters_.sent);
   lws_callback_on_writable(from.wsi);
 }
 
 void LoadWorker::QueueHeartbeat(Connection& connection) {
   connection.outbound.push_back(Outgoing{MessageKind::kOffer, true, 0, 0});
+  Bump(counters_.heartbeats);
   lws_callback_on_writable(connection.wsi);
 }
 
@@ -265,12 +269,7 @@ bool LoadWorker::OnWritable(Connection& connection) {
         static_cast<int>(size)) {
       return false;
     }
-    if (next.heartbeat) {
-      Bump(counters_.heartbeats);
-    } else {
-      ++connection.next_seq;
-      Bump(counters_.sent);
-    }
+    if (!next.heartbeat) ++connection.next_seq;
     connection.outbound.pop_front();
     // Asking whether the socket takes more costs a poll() system call: ask only when there is more.
     if (!connection.outbound.empty() && lws_send_pipe_choked(connection.wsi)) break;

@@ -19,7 +19,7 @@ enum class Phase {
 
 // Counters of one worker. Only that worker writes them (Bump), anyone may read them.
 struct WorkerCounters {
-  std::atomic<uint64_t> sent{0};      // relayed messages written to a socket
+  std::atomic<uint64_t> sent{0};      // relayed messages queued for sending
   std::atomic<uint64_t> received{0};  // relayed messages read from a socket
   std::atomic<uint64_t> error_notices{0};
   std::atomic<uint64_t> order_violations{0};  // received out of sequence on their connection
