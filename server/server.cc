@@ -1,7 +1,5 @@
 #include "server/server.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include "routing/redis_registry.h"
 #include "server/http_endpoints.h"
 #include "server/native_session.h"
+#include "server/open_file_limit.h"
 #include "server/peerjs_session.h"
 
 namespace switchboard::server {
@@ -108,26 +107,17 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   return std::unique_ptr<routing::Registry>(redis_);
 }
 
-// libwebsockets sizes its descriptor table by the open-file limit, and Debian's build (compiled
-// with _DEBUG) scans the whole table for every new connection: with a container's limit of a
-// million, that alone would cap a pod near a thousand connections a second. So the limit is set
-// to what --max-connections needs, plus descriptors for the listener, Redis, the loop and logs.
+// The open-file limit fitted to --max-connections (open_file_limit.h), plus descriptors for the
+// listener, Redis, the loop and logs.
 void Server::FitOpenFileLimit() {
   constexpr rlim_t kReservedDescriptors = 64;
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
   const rlim_t wanted = static_cast<rlim_t>(config_.max_connections) + kReservedDescriptors;
-  rlimit fitted = limit;
-  fitted.rlim_cur = wanted;
-  if (wanted > limit.rlim_max) {
-    fitted.rlim_max = wanted;
-    if (setrlimit(RLIMIT_NOFILE, &fitted) == 0) return;
-    fitted.rlim_cur = fitted.rlim_max = limit.rlim_max;  // only a privileged process may raise it
+  const rlim_t granted = server::FitOpenFileLimit(wanted);
+  if (granted < wanted) {
     logger_.Warn("the open-file limit caps connections below --max-connections",
                  {{"max_connections", config_.max_connections},
-                  {"open_file_limit", static_cast<long long>(limit.rlim_max)}});
+                  {"open_file_limit", static_cast<long long>(granted)}});
   }
-  setrlimit(RLIMIT_NOFILE, &fitted);
 }
 
 int Server::Run() {

@@ -1,6 +1,5 @@
 #include "bench/load/bench_run.h"
 
-#include <sys/resource.h>
 #include <uv.h>
 
 #include <chrono>
@@ -11,6 +10,7 @@
 
 #include "bench/load/load_worker.h"
 #include "bench/load/process_stats.h"
+#include "server/open_file_limit.h"
 
 namespace switchboard::bench {
 
@@ -67,22 +67,6 @@ class Runner {
   SteadyClock::time_point last_progress_ = run_start_;
   long long last_progress_received_ = 0;
 };
-
-// Sets the open-file limit to what the run needs. Not more: libwebsockets sizes a table by it, and
-// Debian's build (compiled with _DEBUG) scans that whole table for every new connection.
-void FitOpenFileLimit(int connections) {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  const auto wanted = static_cast<rlim_t>(connections) + 1024;
-  rlimit fitted = limit;
-  fitted.rlim_cur = wanted;
-  if (wanted > limit.rlim_max) {
-    fitted.rlim_max = wanted;
-    if (setrlimit(RLIMIT_NOFILE, &fitted) == 0) return;
-    fitted.rlim_cur = fitted.rlim_max = limit.rlim_max;  // not allowed to raise the hard limit
-  }
-  setrlimit(RLIMIT_NOFILE, &fitted);
-}
 
 std::string RandomPrefix() {
   unsigned char random[6];
@@ -294,7 +278,8 @@ BenchResult Runner::Run() {
   result_.dialect = std::string(DialectName(config_.dialect));
   result_.connections = TotalConnections();
   result_.offered_rate = config_.rate;
-  FitOpenFileLimit(result_.connections);
+  // Not more than the run needs: see server/open_file_limit.h.
+  server::FitOpenFileLimit(static_cast<rlim_t>(result_.connections) + 1024);
   if (Connect()) {
     Load();
     Drain();
