@@ -161,6 +161,7 @@ void RedisRegistry::LoadScripts() {
 
 void RedisRegistry::OnUp() {
   up_ = true;
+  last_failure_.clear();
   backoff_.Reset();
   Log(false, "redis up", options_.address.host + ":" + std::to_string(options_.address.port));
   Heartbeat();
@@ -208,7 +209,12 @@ void RedisRegistry::OnLost(std::string_view why) {
   if (was_up) {
     ++stats_.redis_reconnects;
     Log(true, "redis lost", why);
+  } else if (why != last_failure_) {
+    // Once per cause, not per retry: a wrong password or host must show in the logs without
+    // flooding them while it lasts.
+    Log(true, "redis unreachable", why);
   }
+  last_failure_ = std::string(why);
   ScheduleReconnect();
 }
 

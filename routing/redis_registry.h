@@ -123,6 +123,7 @@ class RedisRegistry : public Registry {
   uv_timer_t heartbeat_timer_{};
   Backoff backoff_;
   bool up_ = false;
+  std::string last_failure_;  // why the link last failed, logged once per cause while down
   bool closing_ = false;
   std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
   std::vector<std::string> script_texts_;               // the scripts as this pod loads them

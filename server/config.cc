@@ -62,6 +62,10 @@ const std::vector<Flag>& Flags() {
        "redis://[[user]:password@]host[:port][/db]: share peers with other pods through Redis "
        "(default: none, single pod)",
        &Config::redis_url},
+      {"redis-password",
+       "password for Redis AUTH when --redis-url holds none; prefer the variable, which stays out "
+       "of the process list (default: none)",
+       &Config::redis_password},
       {"redis-prefix", "prefix of every Redis key and channel", &Config::redis_prefix},
       {"peerjs-path",
        "where the PeerJS endpoint is mounted: WebSocket <path>peerjs, HTTP <path> and "
@@ -164,10 +168,18 @@ bool Validate(Config* config, std::string* error) {
   }
   if (!config->redis_url.empty()) {
     std::string url_error;
-    if (!routing::ParseRedisUrl(config->redis_url, &url_error)) {
+    const auto address = routing::ParseRedisUrl(config->redis_url, &url_error);
+    if (!address) {
       *error = "--redis-url: " + url_error;
       return false;
     }
+    if (!address->password.empty() && !config->redis_password.empty()) {
+      *error = "--redis-password: the password is also in --redis-url; set it in one place";
+      return false;
+    }
+  } else if (!config->redis_password.empty()) {
+    *error = "--redis-password: set without --redis-url, so there is no Redis to log in to";
+    return false;
   }
   return true;
 }

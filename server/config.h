@@ -27,7 +27,8 @@ struct Config {
   int ping_interval_seconds = 30;
   int ping_timeout_seconds = 10;
   std::string log_level = "info";
-  std::string redis_url;  // empty: the embedded single-pod backend
+  std::string redis_url;       // empty: the embedded single-pod backend
+  std::string redis_password;  // AUTH password when redis_url holds none
   std::string redis_prefix = "switchboard";
   std::string peerjs_path = "/";  // PeerJS clients connect to <peerjs_path>peerjs
   std::string peerjs_key = "peerjs";

@@ -92,6 +92,7 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   std::string error;
   routing::RedisRegistry::Options options;
   options.address = *routing::ParseRedisUrl(config_.redis_url, &error);  // checked by ParseConfig
+  if (!config_.redis_password.empty()) options.address.password = config_.redis_password;
   options.prefix = config_.redis_prefix;
   options.pod_id = config_.pod_id;
   options.expire = expire;

@@ -118,6 +118,38 @@ describe('multi-pod configuration', { timeout: 60000 }, () => {
     await srv.stop();
   });
 
+  // The Kubernetes manifests (k8s/base) pass the password from a Secret in this variable.
+  it('logs in with SWITCHBOARD_REDIS_PASSWORD, and stays down with a wrong one', async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const password = 's3cr:t@/x %';
+    assert.equal(await redisCommand(redis.port, ['CONFIG', 'SET', 'requirepass', password]), 'OK');
+    const prefix = uniquePrefix('auth');
+    const good = await startPod(redis, {
+      prefix,
+      pod: 'auth-good',
+      env: { SWITCHBOARD_REDIS_PASSWORD: password },
+      t,
+    });
+    const bad = await startPod(redis, {
+      prefix,
+      pod: 'auth-bad',
+      env: { SWITCHBOARD_REDIS_PASSWORD: 'wrong' },
+      waitUp: false,
+      t,
+    });
+    const a = await connectPeer(good, 'auth-A');
+    await eventually(() => assert.ok(bad.stderrLines.some((l) => /AUTH refused/.test(l)), bad.stderrLines.join("\n")), {
+      timeoutMs: 5000,
+    });
+    assert.equal((await bad.metrics()).sum('switchboard_redis_up'), 0, 'switchboard_redis_up with a wrong password');
+    assert.ok(!bad.stderrLines.some((l) => l.includes(password)), 'the password is never logged');
+    assert.ok(!good.stderrLines.some((l) => l.includes(password)), 'the password is never logged');
+    a.close();
+    await good.stop();
+    await bad.stop();
+  });
+
   it('starts while Redis is unreachable: serves local peers, refuses cross-pod sends, registers them once Redis is up', async (t) => {
     const redis = new RedisServer(await freePort()); // not started yet
     t.after(() => redis.stop());

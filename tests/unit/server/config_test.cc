@@ -105,6 +105,17 @@ TEST_F(ConfigTest, RedisFlagsAreCheckedAtStart) {
   EXPECT_EQ(Parse({"--redis-prefix", "a b"}), ConfigAction::kError);
 }
 
+// Kubernetes passes the password from a Secret in SWITCHBOARD_REDIS_PASSWORD (k8s/base).
+TEST_F(ConfigTest, RedisPasswordComesFromItsVariableAndOnlyFromOnePlace) {
+  env_["SWITCHBOARD_REDIS_PASSWORD"] = "s3cr:t@/x";
+  ASSERT_EQ(Parse({"--redis-url", "redis://redis:6379"}), ConfigAction::kRun) << error_;
+  EXPECT_EQ(config_.redis_password, "s3cr:t@/x");
+  EXPECT_EQ(Parse({"--redis-url", "redis://:pw@redis:6379"}), ConfigAction::kError);
+  EXPECT_NE(error_.find("one place"), std::string::npos) << error_;
+  EXPECT_EQ(Parse({}), ConfigAction::kError);
+  EXPECT_NE(error_.find("without --redis-url"), std::string::npos) << error_;
+}
+
 TEST_F(ConfigTest, PodIdsAreKeptToAPlainAlphabet) {
   EXPECT_EQ(Parse({"--pod-id", "switchboard-7d9f.x_1"}), ConfigAction::kRun);
   EXPECT_EQ(Parse({"--pod-id", "two words"}), ConfigAction::kError);
