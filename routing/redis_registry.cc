@@ -406,11 +406,14 @@ void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* conne
 
 void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& claim,
                                          const redisReply* reply) {
-  const bool claimed = reply != nullptr && ReplyText(reply->element[0]) != "TAKEN";
-  if (claimed) SendUnregister(peer);
+  const bool refused = reply != nullptr && ReplyText(reply->element[0]) == "TAKEN";
+  // Without a reply the step may still have claimed the id: Redis can run it and the link break
+  // before the reply is read. Releasing an id this pod does not hold changes nothing (the step
+  // checks the owner), and with the link down SendUnregister leaves it to OnUp().
+  if (!refused) SendUnregister(peer);
   // What the peer would have received goes back through Redis, in order, after the unregister
   // step: it queues for the peer's next connection, wherever that will be.
-  if (claimed) {
+  if (reply != nullptr && !refused) {
     for (size_t i = 1; i < reply->elements; ++i) {
       if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
         RouteThroughRedis(queued->sender_pod, queued->sender, peer, queued->frame, {});

@@ -93,7 +93,8 @@ class RedisRegistry : public Registry {
   void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
   void SendUnregister(const std::string& peer);
   // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
-  // when Redis did not answer) handed over, plus the frames held meanwhile.
+  // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the
+  // id is released all the same, since the step may have run.
   void ReturnAbandonedClaim(const std::string& peer, Registering& claim, const redisReply* reply);
   // Hands a frame that came through Redis to a local connection.
   void Deliver(PeerConnection* connection, std::string_view frame);

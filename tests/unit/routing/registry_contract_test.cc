@@ -716,6 +716,38 @@ TEST_F(RedisRegistryTest, APeerLeavingDuringItsRegisterStepLosesNothingQueuedFor
   EXPECT_EQ(bob2_.frames(), (Strings{"queued before", "sent meanwhile"}));
 }
 
+// The register step of a peer that already left runs in Redis, but the link breaks before its
+// reply is read: the step may have claimed the id, so the pod must release it once the link is
+// back, or the id stays held by a live pod and its client can never have it again.
+TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkComesBack) {
+  StartPods();
+  // Script calls wait in Redis from here on; CLIENT and HGET, being no writes, do not.
+  ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
+  auto result = StartRegister(a(), "bob", bob_, "one");
+  PumpFor(milliseconds(100));    // the register step is sent, and waits in Redis
+  a().Unregister("bob", &bob_);  // bob leaves before the reply: the claim is abandoned
+  // The subscriber connections go first, then Redis runs the register step: pod-a sees the link
+  // break before it reads the reply, which is lost with the connection.
+  Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
+  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
+  const auto deadline = Clock::now() + milliseconds(2000);
+  while (OwnerOf("bob") != "pod-a" && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));  // not pumping: the reply stays unread
+  }
+  ASSERT_EQ(OwnerOf("bob"), "pod-a") << "the register step did not run";
+  std::this_thread::sleep_for(milliseconds(50));
+
+  ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
+  ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
+                        "both pods reconnect"));
+  EXPECT_FALSE(result->has_value()) << "no callback for a connection that left";
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; },
+                        "pod-a releases the id its lost step claimed"));
+  // So bob can come back on the other pod, with another token.
+  EXPECT_EQ(Register(b(), "bob", bob2_, "two"), RegisterResult::kRegistered);
+}
+
 TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
   StartPods();
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
