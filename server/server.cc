@@ -58,6 +58,22 @@ const lws_protocols kProtocols[] = {
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
+// The answer to GET <peerjs-path>/peers: the PeerJS ids among the routing keys the registry
+// listed (nullopt when it could not be reached), with the request's CORS headers.
+HttpResponse PeerListResponse(const std::optional<std::vector<std::string>>& keys,
+                              const HttpHeaders& cors) {
+  if (!keys) {
+    return {503, "text/plain; charset=utf-8", "the routing backend is unreachable\n", cors};
+  }
+  std::vector<std::string> ids;
+  for (const std::string& key : *keys) {
+    if (std::optional<std::string> id = protocol::PeerJsIdFromRoutingKey(key)) {
+      ids.push_back(std::move(*id));
+    }
+  }
+  return {200, "application/json; charset=utf-8", protocol::PeerJsIdList(ids), cors};
+}
+
 }  // namespace
 
 Server::Server(Config config, Logger& logger)
@@ -373,23 +389,14 @@ int Server::ServePeerJsHttp(lws* wsi, PeerJsHttpRoute route) {
   if (!config_.peerjs_allow_discovery) {
     return FinishHttp(wsi, {401, "text/plain; charset=utf-8", "Unauthorized", cors});
   }
-  pending_http_[wsi] = std::nullopt;
-  registry_->ListPeers([this, wsi, cors](std::optional<std::vector<std::string>> keys) {
+  const uint64_t serial = ++last_http_serial_;
+  pending_http_[wsi] = PendingHttp{serial, std::nullopt};
+  registry_->ListPeers([this, wsi, serial, cors](std::optional<std::vector<std::string>> keys) {
     auto it = pending_http_.find(wsi);
-    if (shut_down_ || it == pending_http_.end()) return;  // the client went away meanwhile
-    if (!keys) {
-      it->second = HttpResponse{503, "text/plain; charset=utf-8",
-                                "the routing backend is unreachable\n", cors};
-    } else {
-      std::vector<std::string> ids;
-      for (const std::string& key : *keys) {
-        if (std::optional<std::string> id = protocol::PeerJsIdFromRoutingKey(key)) {
-          ids.push_back(std::move(*id));
-        }
-      }
-      it->second =
-          HttpResponse{200, "application/json; charset=utf-8", protocol::PeerJsIdList(ids), cors};
-    }
+    // The client went away meanwhile; libwebsockets may even have given its address to a newer
+    // connection, whose own request (another serial) this answer must not reach.
+    if (shut_down_ || it == pending_http_.end() || it->second.serial != serial) return;
+    it->second.response = PeerListResponse(keys, cors);
     lws_callback_on_writable(wsi);
   });
   return 0;
@@ -397,8 +404,8 @@ int Server::ServePeerJsHttp(lws* wsi, PeerJsHttpRoute route) {
 
 int Server::OnHttpWritable(lws* wsi) {
   auto it = pending_http_.find(wsi);
-  if (it == pending_http_.end() || !it->second) return 0;
-  const HttpResponse response = std::move(*it->second);
+  if (it == pending_http_.end() || !it->second.response) return 0;
+  const HttpResponse response = std::move(*it->second.response);
   pending_http_.erase(it);
   return FinishHttp(wsi, response);
 }

@@ -5,6 +5,7 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -122,8 +123,15 @@ class Server {
   std::unique_ptr<routing::Registry> registry_;
   SessionEnvironment session_env_;
   SlicedList<Session> sessions_;
-  // HTTP requests waiting for the registry (the PeerJS peer list): the response once it is known.
-  std::unordered_map<lws*, std::optional<HttpResponse>> pending_http_;
+  // An HTTP request waiting for the registry (the PeerJS peer list). Its serial tells it from a
+  // later request on a connection that took the same lws address once the first one closed: an
+  // answer fills in only the request it was asked for.
+  struct PendingHttp {
+    uint64_t serial;
+    std::optional<HttpResponse> response;  // once the registry has answered
+  };
+  std::unordered_map<lws*, PendingHttp> pending_http_;
+  uint64_t last_http_serial_ = 0;
   bool draining_ = false;
   bool shut_down_ = false;
   uint64_t drain_started_ns_ = 0;
