@@ -60,11 +60,19 @@ struct RedisRegistry::Held {
   std::string frame;
 };
 
+// A connection waiting for an abandoned claim to give the id back (see WaitForAbandonedClaim).
+struct RedisRegistry::Successor {
+  PeerConnection* connection;
+  std::string token;
+  RegisterCallback done;
+};
+
 struct RedisRegistry::Registering {
   PeerConnection* connection;  // nullptr once abandoned: the connection left before the reply
   std::string token;
   RegisterCallback done;
   std::vector<Held> held;
+  std::optional<Successor> successor;  // only on an abandoned claim
 };
 
 // A (sender, target) pair with frames queued in Redis, and when to check whether they expired.
@@ -336,7 +344,13 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
     local_result = RegisterResult::kTookOver;
   }
   if (auto it = registering_.find(peer); it != registering_.end()) {
-    if (!TokenAllowsTakeover(it->second->token, token)) {
+    Registering& claim = *it->second;
+    if (claim.successor ||
+        (claim.connection == nullptr && !TokenAllowsTakeover(claim.token, token))) {
+      WaitForAbandonedClaim(claim, token, connection, std::move(done));
+      return;
+    }
+    if (!TokenAllowsTakeover(claim.token, token)) {
       done(RegisterResult::kIdTaken);
       return;
     }
@@ -353,7 +367,7 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
     return;
   }
   registering_[peer] = std::make_unique<Registering>(
-      Registering{connection, std::string(token), std::move(done), {}});
+      Registering{connection, std::string(token), std::move(done), {}, std::nullopt});
   RunScript(
       kRegister,
       {Key("peers"), Key("tokens"), Key("queue:" + peer), Key("pod:" + options_.pod_id + ":peers")},
@@ -373,6 +387,12 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   const bool answered = !IsError(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
   if (claim->connection == nullptr) {
     ReturnAbandonedClaim(peer, *claim, answered ? reply : nullptr);
+    // Sent after the steps that gave the id and the frames back, so it claims the id with its
+    // own token and takes those frames, in order.
+    if (claim->successor) {
+      Successor next = std::move(*claim->successor);
+      Register(peer, next.token, next.connection, std::move(next.done));
+    }
     return;
   }
   if (answered && ReplyText(reply->element[0]) == "TAKEN") {
@@ -394,6 +414,11 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
 void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* connection) {
   const std::string peer(peer_view);
   if (auto it = registering_.find(peer); it != registering_.end()) {
+    std::optional<Successor>& successor = it->second->successor;
+    if (successor && successor->connection == connection) {
+      successor.reset();  // the abandoned claim then only gives the id back
+      return;
+    }
     if (it->second->connection != connection) return;
     // The register step will still claim the id and hand back its queue: keep the claim, without
     // its connection, until the reply says what to give back (ReturnAbandonedClaim).
@@ -402,6 +427,23 @@ void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* conne
     return;
   }
   if (peers_.EraseIfHeldBy(peer, connection)) SendUnregister(peer);
+}
+
+// The connection that held `claim` left, and its token no longer protects the id: the id is
+// free for anyone once the claim has given it back. Registering the newcomer at once would be
+// refused (the claim still holds the id, with the old token) or would inherit the old token; so
+// it waits, and registers once the claim's reply has come back. Among newcomers, the usual rule:
+// the same token takes the place over, another is refused.
+void RedisRegistry::WaitForAbandonedClaim(Registering& claim, std::string_view token,
+                                          PeerConnection* connection, RegisterCallback done) {
+  if (claim.successor) {
+    if (!TokenAllowsTakeover(claim.successor->token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    claim.successor->connection->Close(4410, "replaced");
+  }
+  claim.successor = Successor{connection, std::string(token), std::move(done)};
 }
 
 void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& claim,

@@ -70,6 +70,7 @@ class RedisRegistry : public Registry {
  private:
   struct Held;
   struct Registering;
+  struct Successor;
   struct Tracker;
   struct ScriptCall;
 
@@ -91,6 +92,10 @@ class RedisRegistry : public Registry {
   void FailHeldCalls();
 
   void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
+  // Makes `connection` register once the abandoned `claim` (or the connection already waiting
+  // for it) has given the id back, instead of being refused for the old holder's token.
+  void WaitForAbandonedClaim(Registering& claim, std::string_view token, PeerConnection* connection,
+                             RegisterCallback done);
   void SendUnregister(const std::string& peer);
   // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
   // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the

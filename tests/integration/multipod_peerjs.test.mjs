@@ -127,6 +127,26 @@ describe('PeerJS across pods', { timeout: 60000 }, () => {
     b.close();
   });
 
+  it('gives the id to a reloaded page whose old socket left while Redis held its register step', async () => {
+    const [p1] = fx.cluster.pods;
+    // Redis holds script calls (not CLIENT commands) until the pause ends.
+    await fx.cluster.redis.command('CLIENT', 'PAUSE', '1000', 'WRITE');
+    const paused = Date.now();
+    const old = await openPeerJs(p1, { id: 'x-reload', token: 'page-1' });
+    await sleep(100);
+    old.close(); // its register step is still in Redis: the claim is abandoned
+    await sleep(100);
+    // PeerJS makes a new token on every page load.
+    const reloaded = await openPeerJs(p1, { id: 'x-reload', token: 'page-2' });
+    assert.equal((await reloaded.nextFrame(4000)).text, '{"type":"OPEN"}', 'not ID-TAKEN');
+    assert.ok(Date.now() - paused >= 900, 'OPEN came after the pause: the test tested the race');
+    const b = await connectPeerJs(fx.cluster.pods[1], 'x-reload-b');
+    b.send({ type: 'OFFER', dst: 'x-reload', payload: 1 });
+    assert.equal((await reloaded.nextFrame()).text, '{"type":"OFFER","src":"x-reload-b","dst":"x-reload","payload":1}');
+    reloaded.close();
+    b.close();
+  });
+
   it('lists the PeerJS ids of every pod at GET /peerjs/peers', async () => {
     const [p1, p2] = fx.cluster.pods;
     const a = await connectPeerJs(p1, 'x-list-1');

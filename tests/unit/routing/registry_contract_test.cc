@@ -748,6 +748,48 @@ TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkC
   EXPECT_EQ(Register(b(), "bob", bob2_, "two"), RegisterResult::kRegistered);
 }
 
+// A page reload: the old connection left while its register step was in flight, and the new one
+// comes with another token (PeerJS makes one per page load). It gets the id once the abandoned
+// step has given it back, not ID-TAKEN, with what was sent meanwhile; the id then answers to the
+// new token only.
+TEST_F(RedisRegistryTest, AReloadDuringAnAbandonedClaimGetsTheIdOnceTheClaimIsGivenBack) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "queued before");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "the frame is queued"));
+  auto first = StartRegister(b(), "bob", bob_, "old page");
+  b().Unregister("bob", &bob_);
+  auto reload = StartRegister(b(), "bob", bob2_, "new page");
+  EXPECT_FALSE(reload->has_value()) << "answered before the abandoned step came back";
+  Route(a(), "alice", "bob", "sent meanwhile");
+  ASSERT_TRUE(PumpUntil([&] { return reload->has_value(); }, "the reload is answered"));
+  EXPECT_EQ(*reload, RegisterResult::kRegistered);
+  EXPECT_FALSE(first->has_value()) << "no callback for a connection that left";
+  ASSERT_TRUE(PumpUntil([&] { return bob2_.frames().size() == 2; }, "the reload gets both"));
+  EXPECT_EQ(bob2_.frames(), (Strings{"queued before", "sent meanwhile"}));
+  EXPECT_EQ(OwnerOf("bob"), "pod-b");
+
+  EXPECT_EQ(Register(a(), "bob", carol_, "old page"), RegisterResult::kIdTaken);
+  EXPECT_EQ(Register(a(), "bob", dave_, "new page"), RegisterResult::kTookOver);
+  ASSERT_TRUE(PumpUntil([&] { return !bob2_.closes().empty(); }, "the replaced reload is closed"));
+}
+
+// The reload leaves too before the abandoned step comes back: nobody is called, nothing is
+// registered, and the id is free.
+TEST_F(RedisRegistryTest, AReloadThatLeavesDuringAnAbandonedClaimIsForgotten) {
+  StartPods();
+  auto first = StartRegister(b(), "bob", bob_, "old page");
+  b().Unregister("bob", &bob_);
+  auto reload = StartRegister(b(), "bob", bob2_, "new page");
+  b().Unregister("bob", &bob2_);
+  PumpFor(milliseconds(300));
+  EXPECT_FALSE(first->has_value());
+  EXPECT_FALSE(reload->has_value());
+  EXPECT_EQ(b().stats().peers, 0u);
+  EXPECT_EQ(OwnerOf("bob"), "(nil)");
+  EXPECT_EQ(Register(a(), "bob", carol_, "any"), RegisterResult::kRegistered);
+}
+
 TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
   StartPods();
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
