@@ -146,7 +146,7 @@ export async function startServer(flags = {}, { env = {}, t } = {}) {
   const srv = new Server(child, args, {
     host: pick('host'),
     port: Number(pick('port')),
-    pod: pick('pod-id'),
+    pod: pick('pod-id') ?? env.POD_NAME, // the server's own fallback (Kubernetes sets it)
   });
   if (t) t.after(() => srv.stop());
   try {

@@ -1,0 +1,134 @@
+// The Dockerfile (issue 6): linted with dockerfile-utils (the validator behind VS Code's
+// Dockerfile support; hadolint is in neither Debian's packages nor npm), held to the image's
+// promises (bookworm stages, non-root numeric USER, the binary as exec-form ENTRYPOINT, no
+// HEALTHCHECK), and its runtime package list compared with what a real build links: every
+// shared library the release binary needs (readelf NEEDED) must come from a package the
+// runtime stage installs, and no package may be installed that it does not need.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { DockerfileParser } from 'dockerfile-ast';
+import { validate } from 'dockerfile-utils';
+import { BIN } from '../integration/harness.mjs';
+
+const ROOT = new URL('../../', import.meta.url);
+const DOCKERFILE = readFileSync(new URL('Dockerfile', ROOT), 'utf8');
+
+// libc6 and libgcc-s1 are in every Debian image (the essential packages depend on them).
+const IN_EVERY_DEBIAN_IMAGE = new Set(['libc6', 'libgcc-s1']);
+
+// The stages, each as its FROM and the instructions up to the next FROM.
+function stages(text) {
+  const result = [];
+  for (const instruction of DockerfileParser.parse(text).getInstructions()) {
+    if (instruction.getKeyword() === 'FROM') result.push({ from: instruction, instructions: [] });
+    else result.at(-1)?.instructions.push(instruction);
+  }
+  return result;
+}
+
+// The packages named by `apt-get install` in a stage's RUN instructions.
+function aptInstalls(stage) {
+  const packages = [];
+  for (const run of stage.instructions.filter((i) => i.getKeyword() === 'RUN')) {
+    const text = run.getArgumentsContent().replace(/\\\n/g, ' ');
+    for (const match of text.matchAll(/apt-get install ([^&;|]*)/g)) {
+      packages.push(...match[1].split(/\s+/).filter((w) => w && !w.startsWith('-')));
+    }
+  }
+  return packages.sort();
+}
+
+// The Debian package that holds each shared library `binary` links directly.
+function linkedPackages(binary) {
+  const needed = [...execFileSync('readelf', ['-d', binary], { encoding: 'utf8' }).matchAll(/\(NEEDED\).*\[(.+)\]/g)].map(
+    (m) => m[1],
+  );
+  const resolved = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  const packages = new Map();
+  for (const library of needed) {
+    const path = resolved.match(new RegExp(`^\\s*${library.replace(/[.+]/g, '\\$&')} => (\\S+)`, 'm'))?.[1];
+    assert.ok(path, `ldd does not resolve ${library}:\n${resolved}`);
+    packages.set(library, owningPackage(path));
+  }
+  return packages;
+}
+
+// dpkg knows a file by the path its package installed it at: with /usr merged, /lib/x.so may
+// be recorded as either /lib/x.so or /usr/lib/x.so, and a symlink by its own name.
+function owningPackage(path) {
+  const real = execFileSync('readlink', ['-f', path], { encoding: 'utf8' }).trim();
+  const candidates = [path, real].flatMap((p) => [p, p.replace(/^\/usr\//, '/'), p.replace(/^\/(?!usr\/)/, '/usr/')]);
+  for (const candidate of new Set(candidates)) {
+    try {
+      return execFileSync('dpkg', ['-S', candidate], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0];
+    } catch {
+      // not recorded under this name; try the next
+    }
+  }
+  assert.fail(`no Debian package holds ${path} (${real})`);
+}
+
+describe('Dockerfile', () => {
+  const all = stages(DOCKERFILE);
+  const runtime = all.at(-1);
+
+  it('lints clean with dockerfile-utils', () => {
+    const problems = validate(DOCKERFILE).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+    assert.deepEqual(problems, []);
+  });
+
+  it('the linter is live: it flags a broken Dockerfile', () => {
+    assert.ok(validate('FROM debian:bookworm\nEXPOSE 80/tcpx\nHEALTHCHECK --interval=1x CMD true\n').length >= 2);
+  });
+
+  it('is two stages on Debian bookworm, the release it is built and tested on', () => {
+    assert.equal(all.length, 2, 'a build stage and a runtime stage');
+    for (const { from } of all) assert.match(from.getImage(), /^debian:bookworm(-slim)?$/);
+    assert.equal(runtime.from.getImage(), 'debian:bookworm-slim');
+  });
+
+  it('runs as a numeric non-root user, the binary as PID 1, with no HEALTHCHECK', () => {
+    const user = runtime.instructions.filter((i) => i.getKeyword() === 'USER').at(-1);
+    assert.ok(user, 'the runtime stage sets USER');
+    const [uid] = user.getArgumentsContent().split(':');
+    assert.match(uid, /^[1-9][0-9]*$/, 'numeric, so runAsNonRoot can check it');
+    const deployment = readFileSync(new URL('k8s/base/deployment.yaml', ROOT), 'utf8');
+    assert.match(deployment, new RegExp(`runAsUser: ${uid}\\b`), 'the Deployment runs as the same uid');
+
+    const entrypoint = runtime.instructions.filter((i) => i.getKeyword() === 'ENTRYPOINT');
+    assert.equal(entrypoint.length, 1);
+    const argv = JSON.parse(entrypoint[0].getArgumentsContent()); // exec form: no shell in between
+    const copied = runtime.instructions.find((i) => i.getKeyword() === 'COPY').getArguments().at(-1).getValue();
+    assert.equal(argv[0], copied, 'ENTRYPOINT runs the binary the runtime stage copies');
+    assert.ok(!/^\s*HEALTHCHECK/m.test(DOCKERFILE), 'Kubernetes probes the pod; the image has no HEALTHCHECK');
+  });
+
+  it('installs without recommends and leaves no apt lists behind, in every stage', () => {
+    for (const stage of all) {
+      for (const run of stage.instructions.filter((i) => /apt-get install/.test(i.getArgumentsContent() ?? ''))) {
+        const text = run.getArgumentsContent();
+        assert.match(text, /--no-install-recommends/);
+        assert.match(text, /rm -rf \/var\/lib\/apt\/lists/);
+      }
+    }
+  });
+
+  it('builds with the -dev packages server/install_deps.sh installs', () => {
+    const script = readFileSync(new URL('server/install_deps.sh', ROOT), 'utf8');
+    const buildPackages = script.match(/^packages=\(([^)]*)\)/m)[1].split(/\s+/).filter(Boolean).sort();
+    assert.deepEqual(aptInstalls(all[0]), buildPackages);
+  });
+
+  it('the runtime stage installs exactly the packages of the libraries the binary links', (t) => {
+    const packages = linkedPackages(BIN);
+    if ([...packages.keys()].some((library) => /^lib(a|ub)san\./.test(library))) {
+      t.skip('a sanitizer build links its runtimes; the release build is checked');
+      return;
+    }
+    const needed = [...new Set(packages.values())].filter((p) => !IN_EVERY_DEBIAN_IMAGE.has(p)).sort();
+    assert.deepEqual(aptInstalls(runtime), needed, `libraries and their packages: ${JSON.stringify([...packages])}`);
+  });
+});
