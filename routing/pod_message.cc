@@ -22,6 +22,9 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
   PodMessage message;
   std::string_view rest = bytes.substr(1);
   switch (bytes[0]) {
+    case 'd':
+      message.queue_if_absent = false;
+      [[fallthrough]];
     case 'D':
       message.kind = PodMessage::Kind::kDeliver;
       if (!TakeWord(&rest, &message.target) || !TakeWord(&rest, &message.sender_pod) ||

@@ -6,6 +6,8 @@
 // parse JSON again).
 //
 //   on a pod's channel:  D<target> <sender-pod> <sender> <frame>   deliver a frame
+//                        d<target> <sender-pod> <sender> <frame>   the same, but if the target
+//                                                                  left, drop it: do not queue
 //                        R<peer>                                   the peer was taken over
 //                        E<sender> <target>                        tell sender: target never came
 //   in a queue list:     <deadline-ms> <sender-pod> <sender> <frame>
@@ -24,6 +26,7 @@ struct PodMessage {
   std::string_view sender_pod;  // kDeliver
   std::string_view sender;      // kDeliver, kExpired
   std::string_view frame;       // kDeliver
+  bool queue_if_absent = true;  // kDeliver: queue the frame if the target has left meanwhile
 };
 
 // Reads a message from a pod channel; nullopt if it is malformed. Views point into `bytes`.

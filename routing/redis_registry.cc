@@ -58,6 +58,7 @@ struct RedisRegistry::Held {
   std::string sender_pod;
   std::string sender;
   std::string frame;
+  bool queue_if_absent = true;  // if it must be routed again and the peer is gone: queue it?
 };
 
 // A connection waiting for an abandoned claim to give the id back (see WaitForAbandonedClaim).
@@ -397,8 +398,9 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   }
   if (answered && ReplyText(reply->element[0]) == "TAKEN") {
     claim->done(RegisterResult::kIdTaken);
-    for (Held& held : claim->held)
-      RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {});
+    for (Held& held : claim->held) {
+      RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {}, held.queue_if_absent);
+    }
     return;
   }
   // Without an answer (Redis went away) the peer is served locally; OnUp() claims it again.
@@ -463,7 +465,7 @@ void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& c
     }
   }
   for (Held& frame : claim.held) {
-    RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {});
+    RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {}, frame.queue_if_absent);
   }
 }
 
@@ -504,8 +506,8 @@ void RedisRegistry::Route(std::string_view from, std::string_view to, RoutedFram
     return;
   }
   if (auto it = registering_.find(std::string(to)); it != registering_.end()) {
-    it->second->held.push_back(
-        Held{options_.pod_id, std::string(from), std::string(frame.frame.body())});
+    it->second->held.push_back(Held{options_.pod_id, std::string(from),
+                                    std::string(frame.frame.body()), frame.queue_if_absent});
     ++stats_.relayed_local;
     return;
   }
@@ -572,12 +574,13 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
       } else if (auto it = registering_.find(std::string(message->target));
                  it != registering_.end()) {
         it->second->held.push_back(Held{std::string(message->sender_pod),
-                                        std::string(message->sender), std::string(message->frame)});
+                                        std::string(message->sender), std::string(message->frame),
+                                        message->queue_if_absent});
       } else {
         // The peer left after the sender's pod looked it up: queue it for the peer's next
-        // connection, wherever that will be.
-        RouteThroughRedis(message->sender_pod, message->sender, message->target, message->frame,
-                          {});
+        // connection, wherever that will be (unless the frame does not wait for absent peers).
+        RouteThroughRedis(message->sender_pod, message->sender, message->target, message->frame, {},
+                          message->queue_if_absent);
       }
       return;
     }

@@ -5,7 +5,8 @@ namespace switchboard::routing::scripts {
 const std::string_view kRoute = R"lua(
 local owner = redis.call('HGET', KEYS[1], ARGV[2])
 if owner and owner ~= ARGV[8] then
-  local message = 'D' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5]
+  local kind = ARGV[9] == 'drop' and 'd' or 'D'
+  local message = kind .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5]
   if redis.call('PUBLISH', ARGV[1] .. ':pod:' .. owner, message) > 0 then
     return 'R'
   end

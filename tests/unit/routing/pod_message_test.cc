@@ -40,6 +40,20 @@ TEST(DecodePodMessageTest, Deliver) {
             R"(deliver target=bob sender_pod=pod-1 sender=alice frame=[{"type":"offer"}])");
 }
 
+// 'd' is a deliver whose frame is dropped, not queued, when the target has left meanwhile.
+TEST(DecodePodMessageTest, DeliverWithoutQueueing) {
+  const std::optional<PodMessage> queued = DecodePodMessage("Dbob pod-1 alice frame");
+  ASSERT_TRUE(queued.has_value());
+  EXPECT_TRUE(queued->queue_if_absent);
+  const std::optional<PodMessage> dropped =
+      DecodePodMessage(R"(dbob pod-1 alice {"type":"LEAVE"})");
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_EQ(Describe(dropped),
+            R"(deliver target=bob sender_pod=pod-1 sender=alice frame=[{"type":"LEAVE"}])");
+  EXPECT_FALSE(dropped->queue_if_absent);
+  EXPECT_FALSE(DecodePodMessage("dbob pod-1 alice").has_value());
+}
+
 TEST(DecodePodMessageTest, DeliverKeepsSpacesAndAnyBytesInTheFrame) {
   EXPECT_EQ(
       Describe(DecodePodMessage(R"(Dbob pod-1 alice {"sdp": "v=0 o=- 1 2 IN IP4"}  )")),
@@ -73,8 +87,8 @@ TEST(DecodePodMessageTest, Expired) {
 TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
   for (std::string_view bytes :
        {""sv,
-        // Unknown kinds, and kinds in the wrong case.
-        "X"sv, "Xbob pod-1 alice f"sv, "dbob pod-1 alice f"sv, "r"sv, " Rbob"sv,
+        // Unknown kinds, and kinds in the wrong case ("d" is a kind of its own).
+        "X"sv, "Xbob pod-1 alice f"sv, "rbob"sv, "ealice bob"sv, "r"sv, " Rbob"sv,
         // Deliver: missing parts, empty words, no frame.
         "D"sv, "Dbob"sv, "Dbob "sv, "Dbob pod-1"sv, "Dbob pod-1 "sv, "Dbob pod-1 alice"sv,
         "Dbob pod-1 alice "sv, "D bob pod-1 alice f"sv, "Dbob  pod-1 alice f"sv,

@@ -790,6 +790,59 @@ TEST_F(RedisRegistryTest, AReloadThatLeavesDuringAnAbandonedClaimIsForgotten) {
   EXPECT_EQ(Register(a(), "bob", carol_, "any"), RegisterResult::kRegistered);
 }
 
+// A frame that must not wait for an absent peer (PeerJS' LEAVE and EXPIRE) keeps that wish when
+// it is held for a registration, forwarded to the target's pod, or routed again from there.
+class DoNotQueueTest : public RedisRegistryTest {
+ protected:
+  void RouteUnqueued(Registry& pod, std::string_view from, std::string_view to,
+                     std::string_view body) {
+    RoutedFrame frame = MakeFrame(body);
+    frame.queue_if_absent = false;
+    pod.Route(from, to, std::move(frame), {});
+  }
+};
+
+// The target's pod gets the frame after the target left (the route step looked the owner up
+// before the unregister step ran): the frame is dropped there, not queued for the next
+// connection.
+TEST_F(DoNotQueueTest, AFrameForwardedToAPeerThatJustLeftIsNotQueued) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  // Redis holds script calls in the order they come: the route step, then bob's unregister step.
+  ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
+  RouteUnqueued(a(), "alice", "bob", "leave");
+  PumpFor(milliseconds(100));
+  b().Unregister("bob", &bob_);
+  PumpFor(milliseconds(100));
+  ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
+  ASSERT_TRUE(PumpUntil([&] { return b().stats().received_remote == 1; }, "pod-b gets the frame"));
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "bob is gone"));
+  PumpFor(milliseconds(200));
+  EXPECT_EQ(Total(&RoutingStats::queued), 0u) << Describe();
+  EXPECT_EQ(Redis({"EXISTS", Key("queue:bob")}), "0");
+  ASSERT_EQ(Register(b(), "bob", bob2_), RegisterResult::kRegistered);
+  PumpFor(milliseconds(200));
+  EXPECT_TRUE(bob2_.frames().empty()) << "the next connection got a frame meant for the last";
+  EXPECT_TRUE(bob_.frames().empty());
+}
+
+// Held for a registration that was abandoned: given back without being queued.
+TEST_F(DoNotQueueTest, AFrameHeldForAnAbandonedClaimIsNotQueued) {
+  StartPods();
+  auto first = StartRegister(b(), "bob", bob_);
+  RouteUnqueued(b(), "alice", "bob", "leave");
+  Route(b(), "alice", "bob", "offer");
+  b().Unregister("bob", &bob_);
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) >= 1; }, "the offer is queued"));
+  PumpFor(milliseconds(200));
+  EXPECT_EQ(Total(&RoutingStats::queued), 1u) << "the leave was queued too";
+  ASSERT_EQ(Register(a(), "bob", bob2_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return !bob2_.frames().empty(); }, "the offer arrives"));
+  PumpFor(milliseconds(100));
+  EXPECT_EQ(bob2_.frames(), (Strings{"offer"}));
+}
+
 TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
   StartPods();
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
