@@ -23,9 +23,10 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libwebsockets17 libuv1 libjsoncpp25 libhiredis0.14 libsimdjson14 libstdc++6 \
+      libwebsockets17 libwebsockets-evlib-uv libuv1 libjsoncpp25 libhiredis0.14 libsimdjson14 \
+      libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin \
+ && useradd --no-log-init --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin \
       switchboard
 COPY --from=build /src/build/switchboard /usr/local/bin/switchboard
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.

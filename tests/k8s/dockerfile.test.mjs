@@ -1,9 +1,10 @@
 // The Dockerfile (issue 6): linted with dockerfile-utils (the validator behind VS Code's
 // Dockerfile support; hadolint is in neither Debian's packages nor npm), held to the image's
 // promises (bookworm stages, non-root numeric USER, the binary as exec-form ENTRYPOINT, no
-// HEALTHCHECK), and its runtime package list compared with what a real build links: every
-// shared library the release binary needs (readelf NEEDED) must come from a package the
-// runtime stage installs, and no package may be installed that it does not need.
+// HEALTHCHECK), and its runtime package list compared with what a real server loads: every
+// shared object mapped by the running release binary, dlopen()ed plugins included, must be
+// installed by the runtime stage's packages or their dependencies, each library it links
+// directly must come from a package listed by name, and nothing listed may go unused.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { DockerfileParser } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
-import { BIN } from '../integration/harness.mjs';
+import { BIN, startServer } from '../integration/harness.mjs';
 
 const ROOT = new URL('../../', import.meta.url);
 const DOCKERFILE = readFileSync(new URL('Dockerfile', ROOT), 'utf8');
@@ -41,19 +42,22 @@ function aptInstalls(stage) {
   return packages.sort();
 }
 
-// The Debian package that holds each shared library `binary` links directly.
-function linkedPackages(binary) {
-  const needed = [...execFileSync('readelf', ['-d', binary], { encoding: 'utf8' }).matchAll(/\(NEEDED\).*\[(.+)\]/g)].map(
-    (m) => m[1],
-  );
+// The shared libraries `binary` names directly (readelf's NEEDED), each with its path.
+function neededLibraries(binary) {
+  const needed = [...execFileSync('readelf', ['-d', binary], { encoding: 'utf8' }).matchAll(/\(NEEDED\).*\[(.+)\]/g)];
   const resolved = execFileSync('ldd', [binary], { encoding: 'utf8' });
-  const packages = new Map();
-  for (const library of needed) {
+  return needed.map(([, library]) => {
     const path = resolved.match(new RegExp(`^\\s*${library.replace(/[.+]/g, '\\$&')} => (\\S+)`, 'm'))?.[1];
     assert.ok(path, `ldd does not resolve ${library}:\n${resolved}`);
-    packages.set(library, owningPackage(path));
-  }
-  return packages;
+    return path;
+  });
+}
+
+// The shared objects a running process has mapped: its NEEDED libraries, theirs, and those it
+// loaded with dlopen(), such as libwebsockets' event-loop plugin, which ldd cannot see.
+function mappedLibraries(pid) {
+  const maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+  return [...new Set([...maps.matchAll(/ (\/\S+\.so[.\d]*)$/gm)].map((m) => m[1]))];
 }
 
 // dpkg knows a file by the path its package installed it at: with /usr merged, /lib/x.so may
@@ -63,12 +67,36 @@ function owningPackage(path) {
   const candidates = [path, real].flatMap((p) => [p, p.replace(/^\/usr\//, '/'), p.replace(/^\/(?!usr\/)/, '/usr/')]);
   for (const candidate of new Set(candidates)) {
     try {
-      return execFileSync('dpkg', ['-S', candidate], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0];
+      const owner = execFileSync('dpkg', ['-S', candidate], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      return owner.split(':')[0];
     } catch {
       // not recorded under this name; try the next
     }
   }
   assert.fail(`no Debian package holds ${path} (${real})`);
+}
+
+// `packages` and everything they depend on, as installed here (Depends and Pre-Depends; of
+// alternatives, those installed).
+function dependencyClosure(packages) {
+  const closure = new Set();
+  const pending = [...packages];
+  while (pending.length > 0) {
+    const name = pending.pop();
+    if (closure.has(name)) continue;
+    closure.add(name);
+    let fields;
+    try {
+      fields = execFileSync('dpkg-query', ['-W', '-f=${Depends}, ${Pre-Depends}', name], { encoding: 'utf8' });
+    } catch {
+      continue; // an alternative that is not installed here
+    }
+    for (const dependency of fields.split(/[,|]/)) {
+      const dependencyName = dependency.trim().split(/[\s:(]/)[0];
+      if (dependencyName) pending.push(dependencyName);
+    }
+  }
+  return closure;
 }
 
 describe('Dockerfile', () => {
@@ -122,13 +150,23 @@ describe('Dockerfile', () => {
     assert.deepEqual(aptInstalls(all[0]), buildPackages);
   });
 
-  it('the runtime stage installs exactly the packages of the libraries the binary links', (t) => {
-    const packages = linkedPackages(BIN);
-    if ([...packages.keys()].some((library) => /^lib(a|ub)san\./.test(library))) {
-      t.skip('a sanitizer build links its runtimes; the release build is checked');
+  it('the runtime stage installs what a running server loads, and nothing more', async (t) => {
+    const srv = await startServer({}, { t });
+    const loaded = new Map(mappedLibraries(srv.child.pid).map((path) => [path, owningPackage(path)]));
+    if ([...loaded.keys()].some((path) => /\/lib(a|ub)san\.so/.test(path))) {
+      t.skip('a sanitizer build loads its runtimes; the release build is checked');
       return;
     }
-    const needed = [...new Set(packages.values())].filter((p) => !IN_EVERY_DEBIAN_IMAGE.has(p)).sort();
-    assert.deepEqual(aptInstalls(runtime), needed, `libraries and their packages: ${JSON.stringify([...packages])}`);
+    const listed = aptInstalls(runtime);
+    const installed = dependencyClosure([...listed, ...IN_EVERY_DEBIAN_IMAGE]);
+    for (const [path, owner] of loaded) {
+      assert.ok(installed.has(owner), `${path} (${owner}) is loaded but the runtime stage would not install it`);
+    }
+    for (const path of neededLibraries(BIN)) {
+      const owner = owningPackage(path);
+      assert.ok(listed.includes(owner) || IN_EVERY_DEBIAN_IMAGE.has(owner), `${path}: link dependency ${owner} is not listed`);
+    }
+    const owners = new Set(loaded.values());
+    for (const name of listed) assert.ok(owners.has(name), `${name} is installed but nothing of it is loaded`);
   });
 });
