@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
 #   1. unit tests (GoogleTest, through ctest) on the release build;
-#   2. integration tests (node's test runner, real WebSocket clients) against the release binary;
+#   2. integration tests (node's test runner, real WebSocket clients) against the release binary,
+#      browser tests, and the checks of k8s/ and the Dockerfile (tests/k8s: needs kubectl);
 #   3. both again on an AddressSanitizer + UndefinedBehaviorSanitizer build;
 #   4. a few seconds of bench/compare.mjs --quick on the release build, to prove the comparison
 #      script runs end to end (it measures nothing worth keeping at that size).
