@@ -24,9 +24,9 @@ Session::Session(SessionEnvironment& environment, lws* wsi)
     : env_(environment),
       limiter_(environment.config.rate_limit, environment.config.rate_burst,
                environment.config.flood_strikes, RateLimiter::Clock::now()),
+      wsi_(wsi),
       keepalive_(static_cast<uint64_t>(environment.config.ping_interval_seconds) * 1000,
-                 static_cast<uint64_t>(environment.config.ping_timeout_seconds) * 1000),
-      wsi_(wsi) {
+                 static_cast<uint64_t>(environment.config.ping_timeout_seconds) * 1000) {
   ++env_.metrics.connections_open;
   ++env_.metrics.connections_accepted;
 }

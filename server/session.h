@@ -159,8 +159,8 @@ class Session : public routing::PeerConnection {
   bool close_sent_ = false;
   Keepalive keepalive_;
   bool ping_due_ = false;  // a WebSocket ping waits for the socket to be writable
-  bool hung_up_ = false;
-  size_t list_index_ = 0;  // the keepalive gave up; libwebsockets is closing the socket
+  bool hung_up_ = false;   // the keepalive gave up; libwebsockets is closing the socket
+  size_t list_index_ = 0;  // where the session sits in the server's SlicedList
   bool released_ = false;  // the peer id has been unregistered
 };
 
