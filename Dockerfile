@@ -1,11 +1,12 @@
 # Switchboard's container image.
 #
 # Two stages on Debian bookworm, the release the project is built and tested on: the first
-# builds with the -dev packages, the second holds only the shared libraries the binary links
-# (tests/k8s/dockerfile.test.mjs checks that list against `ldd` of a real build). The binary
-# runs as PID 1: it handles SIGTERM itself (readiness turns 503, then connections close over
-# --drain-seconds) and starts no child processes, so no init process is needed. There is no
-# HEALTHCHECK: Kubernetes probes /healthz and /readyz (k8s/base/deployment.yaml).
+# builds with the -dev packages, the second holds only the shared libraries the binary loads,
+# libwebsockets' libuv plugin among them (tests/k8s/dockerfile.test.mjs checks that list
+# against the libraries a running server maps). The binary runs as PID 1: it handles SIGTERM
+# itself (readiness turns 503, then connections close over --drain-seconds) and starts no child
+# processes, so no init process is needed. There is no HEALTHCHECK: Kubernetes probes /healthz
+# and /readyz (k8s/base/deployment.yaml).
 
 FROM debian:bookworm AS build
 RUN apt-get update \

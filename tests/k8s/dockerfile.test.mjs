@@ -1,7 +1,9 @@
 // The Dockerfile (issue 6): linted with dockerfile-utils (the validator behind VS Code's
 // Dockerfile support; hadolint is in neither Debian's packages nor npm), held to the image's
 // promises (bookworm stages, non-root numeric USER, the binary as exec-form ENTRYPOINT, no
-// HEALTHCHECK), and its runtime package list compared with what a real server loads: every
+// HEALTHCHECK), its build stage run on the build context .dockerignore leaves (configured
+// always, compiled on the release pass), and its runtime package list compared with what a
+// real server loads: every
 // shared object mapped by the running release binary, dlopen()ed plugins included, must be
 // installed by the runtime stage's packages or their dependencies, each library it links
 // directly must come from a package listed by name, and nothing listed may go unused.
@@ -9,7 +11,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import dockerignore from '@balena/dockerignore';
 import { DockerfileParser } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
 import { BIN, startServer } from '../integration/harness.mjs';
@@ -19,6 +24,20 @@ const DOCKERFILE = readFileSync(new URL('Dockerfile', ROOT), 'utf8');
 
 // libc6 and libgcc-s1 are in every Debian image (the essential packages depend on them).
 const IN_EVERY_DEBIAN_IMAGE = new Set(['libc6', 'libgcc-s1']);
+
+// A copy of the build context `docker build .` would send: the repository's files minus those
+// .dockerignore excludes (by Docker's own matching rules, as @balena/dockerignore implements
+// them). Returns its directory; the caller removes it.
+function buildContext() {
+  const ignore = dockerignore().add(readFileSync(new URL('.dockerignore', ROOT), 'utf8').split('\n'));
+  const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+  const context = mkdtempSync(join(tmpdir(), 'switchboard-context-'));
+  for (const file of files.filter((f) => !ignore.ignores(f))) {
+    mkdirSync(join(context, dirname(file)), { recursive: true });
+    cpSync(new URL(file, ROOT), join(context, file));
+  }
+  return context;
+}
 
 // The stages, each as its FROM and the instructions up to the next FROM.
 function stages(text) {
@@ -40,6 +59,11 @@ function aptInstalls(stage) {
     }
   }
   return packages.sort();
+}
+
+// Whether `binary` is a sanitizer build (it then links the sanitizers' runtimes).
+function linksSanitizers(binary) {
+  return /\(NEEDED\).*\[lib(a|ub)san\./.test(execFileSync('readelf', ['-d', binary], { encoding: 'utf8' }));
 }
 
 // The shared libraries `binary` names directly (readelf's NEEDED), each with its path.
@@ -142,6 +166,22 @@ describe('Dockerfile', () => {
         assert.match(text, /rm -rf \/var\/lib\/apt\/lists/);
       }
     }
+  });
+
+  it('the build context holds what the build stage compiles, and not the tests or docs', (t) => {
+    const context = buildContext();
+    t.after(() => rmSync(context, { recursive: true, force: true }));
+    const ignore = dockerignore().add(readFileSync(new URL('.dockerignore', ROOT), 'utf8').split('\n'));
+    assert.ok(ignore.ignores('tests/run.sh') && ignore.ignores('docs/benchmarks.md') && ignore.ignores('build/switchboard'));
+    // The build stage's own commands, on the context alone (the release pass also compiles it).
+    const build = join(context, 'build');
+    execFileSync('cmake', ['-S', context, '-B', build, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DBUILD_TESTING=OFF'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    if (linksSanitizers(BIN)) return;
+    execFileSync('cmake', ['--build', build, '--target', 'switchboard', '-j2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const help = execFileSync(join(build, 'switchboard'), ['--help'], { encoding: 'utf8' });
+    assert.match(help, /SWITCHBOARD_REDIS_PASSWORD/);
   });
 
   it('builds with the -dev packages server/install_deps.sh installs', () => {
