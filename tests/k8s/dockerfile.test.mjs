@@ -3,10 +3,10 @@
 // promises (bookworm stages, non-root numeric USER, the binary as exec-form ENTRYPOINT, no
 // HEALTHCHECK), its build stage run on the build context .dockerignore leaves (configured
 // always, compiled on the release pass), and its runtime package list compared with what a
-// real server loads: every
-// shared object mapped by the running release binary, dlopen()ed plugins included, must be
-// installed by the runtime stage's packages or their dependencies, each library it links
-// directly must come from a package listed by name, and nothing listed may go unused.
+// real server loads: every shared object mapped by the running release binary, dlopen()ed
+// plugins included, must be installed by the runtime stage's packages or their dependencies,
+// each library it links directly must come from a package listed by name, and nothing listed
+// may go unused.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
