@@ -2,10 +2,13 @@
 
 namespace switchboard::server {
 
+bool IsNearlyFull(int64_t open, int max) { return open >= max - max / 20; }
+
 HttpResponse RespondToGet(std::string_view path, const ServerHealth& health) {
   if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
   if (path == "/readyz") {
     if (health.draining) return {503, "text/plain; charset=utf-8", "draining\n", {}};
+    if (health.nearly_full) return {503, "text/plain; charset=utf-8", "nearly full\n", {}};
     return {200, "text/plain; charset=utf-8", "ready\n", {}};
   }
   if (path == "/metrics") {

@@ -24,12 +24,18 @@ struct HttpResponse {
 // What the endpoints need to know about the running server.
 struct ServerHealth {
   bool draining = false;
+  bool nearly_full = false;  // see IsNearlyFull
   std::function<std::string()> render_metrics;
 };
 
+// Whether a server holding `open` connections of at most `max` is nearly full: at 95% of `max`.
+// It then reports itself not ready, so that load balancers send new clients to other pods before
+// it has to refuse their handshakes at `max` (and before probes could go unanswered).
+bool IsNearlyFull(int64_t open, int max);
+
 // The answer to GET `path` (without query): /healthz 200 while the loop runs (it does, if this
-// runs), /readyz 200 when accepting connections and 503 while draining, /metrics the Prometheus
-// text, anything else 404.
+// runs), /readyz 200 when accepting connections and 503 while draining or nearly full, /metrics
+// the Prometheus text, anything else 404.
 HttpResponse RespondToGet(std::string_view path, const ServerHealth& health);
 
 }  // namespace switchboard::server

@@ -37,6 +37,9 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
   out.reserve(4096);
   Single(&out, "switchboard_connections_open", "gauge", "WebSocket connections open now.",
          static_cast<double>(connections_open));
+  Single(&out, "switchboard_connections_max", "gauge",
+         "Connections this pod holds at most (--max-connections); handshakes beyond get 503.",
+         static_cast<double>(connections_max));
   Single(&out, "switchboard_connections_accepted_total", "counter",
          "WebSocket connections accepted.", static_cast<double>(connections_accepted));
   Single(&out, "switchboard_peers_registered", "gauge", "Peer ids held on this pod now.",

@@ -17,6 +17,7 @@ namespace switchboard::server {
 // Everything the server counts. Fields are public: they are counters, incremented in place.
 struct Metrics {
   int64_t connections_open = 0;
+  int64_t connections_max = 0;  // --max-connections
   uint64_t connections_accepted = 0;
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;

@@ -82,6 +82,7 @@ Server::Server(Config config, Logger& logger)
       peerjs_ws_path_(PeerJsWebSocketPath(config_.peerjs_path)),
       registry_(MakeRegistry()),
       session_env_{config_, *registry_, metrics_, logger_, native_parser_, peerjs_parser_} {
+  metrics_.connections_max = config_.max_connections;
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
   for (auto code : {protocol::ErrorCode::kBadMessage, protocol::ErrorCode::kPeerUnavailable,
@@ -90,7 +91,8 @@ Server::Server(Config config, Logger& logger)
     metrics_.errors[std::string(protocol::ErrorCodeName(code))] = 0;
   }
   metrics_.errors["peerjs-handshake"] = 0;
-  for (const char* reason : {"bad-peer-id", "bad-token", "bad-query", "draining", "not-found"}) {
+  for (const char* reason :
+       {"bad-peer-id", "bad-token", "bad-query", "draining", "full", "not-found"}) {
     metrics_.handshakes_refused[reason] = 0;
   }
 }
@@ -275,6 +277,9 @@ int Server::ConfirmUpgrade(lws* wsi) {
   if (draining_) {
     status = 503;
     refusal = Refusal{"draining", "the server is shutting down; connect again\n"};
+  } else if (metrics_.connections_open >= config_.max_connections) {
+    status = 503;
+    refusal = Refusal{"full", "the server holds all the connections it may; connect again\n"};
   } else if (std::string_view(path) == peerjs_ws_path_) {
     return 0;  // PeerJS refuses inside the WebSocket, with an ERROR frame (PeerJsSession)
   } else if (std::string_view(path) != kWebSocketPath) {
@@ -363,7 +368,8 @@ int Server::ServeHttp(lws* wsi, std::string_view path) {
   if (const std::optional<PeerJsHttpRoute> route = MatchPeerJsHttp(path, config_.peerjs_path)) {
     return ServePeerJsHttp(wsi, *route);
   }
-  ServerHealth health{draining_, [this] { return metrics_.Render(registry_->stats()); }};
+  ServerHealth health{draining_, IsNearlyFull(metrics_.connections_open, config_.max_connections),
+                      [this] { return metrics_.Render(registry_->stats()); }};
   HttpResponse response = RespondToGet(path, health);
   if (path == kWebSocketPath) {
     response = {400, "text/plain; charset=utf-8", "/ws expects a WebSocket upgrade\n", {}};

@@ -8,6 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { parse as parseYamlText } from 'yaml';
 import { runOnce, startRedis, startServer, connectPeer, redisCommand } from '../integration/harness.mjs';
 import { K8S, find, load, render, schemaProblems, selects } from './kustomize.mjs';
@@ -40,6 +41,24 @@ function preStopSeconds(container) {
   if (preStop?.sleep) return preStop.sleep.seconds;
   const [cmd, seconds] = preStop?.exec?.command ?? [];
   return cmd === 'sleep' ? Number(seconds) : 0;
+}
+
+// The PromQL syntax errors in `query`, as the Prometheus UI's own parser finds them. Grafana's
+// variables and prometheus-adapter's templates are filled in first, as they would be.
+function promqlErrors(query) {
+  const filled = query
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$namespace', 'switchboard')
+    .replaceAll('<<.Series>>', 'switchboard_connections_open')
+    .replaceAll('<<.LabelMatchers>>', 'namespace="switchboard"')
+    .replaceAll('<<.GroupBy>>', 'pod');
+  const errors = [];
+  promqlParser.parse(filled).iterate({
+    enter: (node) => {
+      if (node.type.isError) errors.push(`${query}: syntax error at ${node.from}`);
+    },
+  });
+  return errors;
 }
 
 // Every switchboard_* metric named in a PromQL expression or adapter rule.
@@ -76,6 +95,16 @@ describe('k8s manifests render and validate', () => {
     const monitor = structuredClone(find(rendered('monitoring'), 'ServiceMonitor'));
     monitor.spec.endpoints[0].interval = 'often';
     assert.notDeepEqual(await schemaProblems(monitor), []);
+    // Misspelt fields, which the OpenAPI schemas alone let through.
+    const misspelt = structuredClone(find(rendered('overlays/prod'), 'Deployment', 'switchboard'));
+    misspelt.spec.template.spec.terminationGracePeriodSecond = 45;
+    assert.deepEqual(await schemaProblems(misspelt), [
+      'Deployment.spec.template.spec.terminationGracePeriodSecond: no such field',
+    ]);
+    const widened = structuredClone(find(rendered('overlays/prod'), 'NetworkPolicy', 'switchboard'));
+    widened.spec.ingress[0].form = widened.spec.ingress[0].from;
+    delete widened.spec.ingress[0].from;
+    assert.deepEqual(await schemaProblems(widened), ['NetworkPolicy.spec.ingress[0].form: no such field']);
     assert.deepEqual(await schemaProblems({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'x' } }), [
       'no schema for apps/v1 Deploymnet',
     ]);
@@ -119,6 +148,10 @@ describe('the manifests fit together', () => {
 
         const monitor = find(rendered('monitoring'), 'ServiceMonitor');
         assert.ok(selects(monitor.spec.selector, service.metadata.labels), 'the ServiceMonitor selects the Service');
+        assert.ok(
+          monitor.spec.namespaceSelector.matchNames.includes(service.metadata.namespace),
+          `the ServiceMonitor looks in namespace ${service.metadata.namespace}`,
+        );
         const servicePorts = service.spec.ports.map((p) => p.name);
         for (const endpoint of monitor.spec.endpoints) {
           assert.ok(servicePorts.includes(endpoint.port), `ServiceMonitor port ${endpoint.port}`);
@@ -175,7 +208,7 @@ describe('the manifests fit together', () => {
 
       it('the HPA scales on the adapter\'s connections metric and CPU, and scales in slowly', () => {
         const hpa = find(rendered(overlay), 'HorizontalPodAutoscaler');
-        const adapter = parseYamlText(find(rendered('monitoring'), 'ConfigMap', 'prometheus-adapter').data['config.yaml']);
+        const adapter = parseYamlText(find(rendered('monitoring'), 'ConfigMap', 'switchboard-prometheus-adapter').data['config.yaml']);
         const served = adapter.rules.map((r) => r.name.as);
         const pods = hpa.spec.metrics.find((m) => m.type === 'Pods');
         assert.ok(served.includes(pods.pods.metric.name), `${pods.pods.metric.name} is served by the adapter (${served})`);
@@ -187,6 +220,34 @@ describe('the manifests fit together', () => {
       });
     });
   }
+
+  it('the dashboard is Grafana JSON on a chosen Prometheus, and every query parses', () => {
+    const dashboard = JSON.parse(readFileSync(new URL('monitoring/dashboards/switchboard.json', K8S), 'utf8'));
+    const variables = dashboard.templating.list.map((v) => v.name);
+    assert.ok(variables.includes('datasource') && variables.includes('namespace'), `variables: ${variables}`);
+    assert.ok(dashboard.panels.length > 0);
+    const titles = dashboard.panels.map((p) => p.title).join('\n');
+    for (const topic of [/connections per pod/i, /by path/i, /latency/i, /queued|expired/i, /redis up/i, /redis command latency/i]) {
+      assert.match(titles, topic);
+    }
+    for (const panel of dashboard.panels) {
+      for (const target of [panel, ...panel.targets]) assert.equal(target.datasource.uid, '${datasource}', panel.title);
+      for (const target of panel.targets) assert.deepEqual(promqlErrors(target.expr), [], panel.title);
+    }
+  });
+
+  it('every alert and the adapter rule parse as PromQL; the parser catches a broken one', () => {
+    const rules = find(rendered('monitoring'), 'PrometheusRule').spec.groups.flatMap((g) => g.rules);
+    assert.ok(rules.length > 0);
+    for (const rule of rules) assert.deepEqual(promqlErrors(rule.expr), [], rule.alert);
+    const adapter = parseYamlText(
+      find(rendered('monitoring'), 'ConfigMap', 'switchboard-prometheus-adapter').data['config.yaml'],
+    );
+    for (const rule of adapter.rules) {
+      assert.deepEqual([...promqlErrors(rule.seriesQuery), ...promqlErrors(rule.metricsQuery)], []);
+    }
+    assert.notDeepEqual(promqlErrors('sum(rate(switchboard_messages_queued_total[5m]) by'), []);
+  });
 
   it('the ingress example routes the client paths to the Service, and nothing else', () => {
     const [ingress] = load('examples/ingress-nginx.yaml');
@@ -250,7 +311,7 @@ describe('the manifests fit the real binary', { timeout: 120000 }, () => {
       }
       const users = {
         HPA: JSON.stringify(find(objects, 'HorizontalPodAutoscaler').spec.metrics),
-        'prometheus-adapter rule': find(rendered('monitoring'), 'ConfigMap', 'prometheus-adapter').data['config.yaml'],
+        'prometheus-adapter rule': find(rendered('monitoring'), 'ConfigMap', 'switchboard-prometheus-adapter').data['config.yaml'],
         dashboard: readFileSync(new URL('monitoring/dashboards/switchboard.json', K8S), 'utf8'),
         alerts: JSON.stringify(find(rendered('monitoring'), 'PrometheusRule').spec),
       };
