@@ -40,8 +40,8 @@ const std::vector<Flag>& Flags() {
        "bytes that may wait to be written to one client before it is closed with 1008", nullptr,
        &Config::max_outbound_bytes, 4096, 1 << 30},
       {"max-connections",
-       "connections held at once; sets the open-file limit, by which libwebsockets sizes its "
-       "tables",
+       "connections held at once: more are refused (503) and /readyz fails from 95% of it; sets "
+       "the open-file limit, by which libwebsockets sizes its tables",
        nullptr, &Config::max_connections, 16, 1000000},
       {"drain-seconds", "on SIGTERM, spread closing the connections over this many seconds",
        nullptr, &Config::drain_seconds, 0, 3600},
