@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectPeer, serverFixture, sleep } from './harness.mjs';
+import { connectPeer, eventually, serverFixture } from './harness.mjs';
 
 describe('slow consumer', { timeout: 30000 }, () => {
   const fx = serverFixture({
@@ -20,9 +20,20 @@ describe('slow consumer', { timeout: 30000 }, () => {
     slow.ws._socket.pause();
     const pad = 'x'.repeat(32000);
     const N = 200; // 6.4 MB: well over the socket buffers plus 64 KiB
+    const receivedBefore = (await fx.srv.metrics()).sum('switchboard_messages_received_total');
     for (let i = 0; i < N; i++) sender.send({ type: 'message', to: 'bp-slow', payload: { i, pad } });
     await sender.flush();
-    await sleep(500);
+    // Resume reading only once the server has read (and so tried to deliver) every message: a
+    // flushed send buffer says only that the kernel took them.
+    await eventually(
+      async () =>
+        assert.equal(
+          (await fx.srv.metrics()).sum('switchboard_messages_received_total') - receivedBefore,
+          N,
+          'messages the server has read from the sender',
+        ),
+      { timeoutMs: 10000, intervalMs: 50 },
+    );
     slow.ws._socket.resume();
     const { code, reason } = await slow.closed(5000);
     assert.equal(code, 1008, `close code for a client too slow to read (reason ${JSON.stringify(reason)})`);

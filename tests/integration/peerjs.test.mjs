@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   connectPeer,
   connectPeerJs,
+  eventually,
   httpGetWithHeaders,
   openPeerJs,
   serverFixture,
@@ -14,6 +15,18 @@ import {
 } from './harness.mjs';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+// PeerJS has no ping to tell when the server has read what a client sent; its message counter
+// does (a message is handled in the same step that counts it).
+async function receivedSoFar(srv) {
+  return (await srv.metrics()).sum('switchboard_messages_received_total');
+}
+async function serverHasRead(srv, total) {
+  await eventually(async () => assert.ok((await receivedSoFar(srv)) >= total, `the server has not read ${total} messages yet`), {
+    timeoutMs: 3000,
+    intervalMs: 20,
+  });
+}
 
 // The frame a refused PeerJS handshake gets, then the close.
 async function expectRefused(client, message) {
@@ -133,8 +146,9 @@ describe('PeerJS: messages', { timeout: 30000 }, () => {
 
   it('queues for an absent id and delivers in order right after OPEN', async () => {
     const a = await connectPeerJs(fx.srv, 'q-sender');
+    const read = await receivedSoFar(fx.srv);
     for (let i = 0; i < 5; i++) a.send({ type: i === 0 ? 'OFFER' : 'CANDIDATE', dst: 'q-late', payload: { i } });
-    await sleep(100);
+    await serverHasRead(fx.srv, read + 5); // queued, since q-late is not there yet
     const late = await connectPeerJs(fx.srv, 'q-late');
     const got = [];
     for (let i = 0; i < 5; i++) got.push((await late.next()).payload.i);
@@ -166,9 +180,12 @@ describe('PeerJS: messages', { timeout: 30000 }, () => {
 
   it('does not queue LEAVE or EXPIRE: dropped without EXPIRE when the target is absent', async () => {
     const a = await connectPeerJs(fx.srv, 'l-a');
+    const read = await receivedSoFar(fx.srv);
     a.send({ type: 'LEAVE', dst: 'l-absent' });
     a.send({ type: 'EXPIRE', dst: 'l-absent' });
-    await sleep(100);
+    // Only once the server has handled them while l-absent is absent (else they would be relayed
+    // to it live, as they should be).
+    await serverHasRead(fx.srv, read + 2);
     const late = await connectPeerJs(fx.srv, 'l-absent');
     await late.expectNothing(300, 'LEAVE and EXPIRE were not kept for it');
     await a.expectNothing(1500, 'and no EXPIRE came back');

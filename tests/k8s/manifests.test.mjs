@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { parse as parseYamlText } from 'yaml';
-import { runOnce, startRedis, startServer, connectPeer, redisCommand } from '../integration/harness.mjs';
+import { runOnce, startRedis, startServer, connectPeer, redisCommand, eventually } from '../integration/harness.mjs';
 import { K8S, find, load, render, schemaProblems, selects } from './kustomize.mjs';
 
 const OVERLAYS = ['overlays/dev', 'overlays/prod'];
@@ -327,7 +327,12 @@ describe('the manifests fit the real binary', { timeout: 120000 }, () => {
       for (let i = 0; i < 10; i++) clients.push(await connectPeer(srv, `k8s-${i}`));
       const signalledAt = Date.now();
       srv.signal('SIGTERM');
-      assert.equal((await srv.get(container.readinessProbe.httpGet.path)).status, 503, 'not ready once draining');
+      // A probe polls: the server turns unready once it has handled the signal, not at the
+      // instant it was sent.
+      await eventually(async () => {
+        const res = await srv.get(container.readinessProbe.httpGet.path);
+        assert.equal(res.status, 503, 'not ready once draining');
+      }, { timeoutMs: 2000, intervalMs: 20 });
       const budgetMs = (pod.spec.terminationGracePeriodSeconds - preStopSeconds(container)) * 1000;
       const { code } = await srv.waitForExit(budgetMs);
       assert.equal(code, 0);
