@@ -121,9 +121,10 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   // Starts redis-server on `port` (0: a free one, retried a few times should another process
-  // take it first) and waits until it answers PING. Returns false and sets `error` if it could
-  // not; the server's own output is included.
-  bool Start(int port, std::string* error) {
+  // take it first) and waits until it answers PING. `extra_args` are appended to the command
+  // line (e.g. {"--cluster-enabled", "yes"}). Returns false and sets `error` if it could not;
+  // the server's own output is included.
+  bool Start(int port, std::string* error, const std::vector<std::string>& extra_args = {}) {
     const int attempts = port == 0 ? 5 : 1;
     for (int attempt = 0; attempt < attempts; ++attempt) {
       const int chosen = port == 0 ? FreeLoopbackPort() : port;
@@ -131,7 +132,7 @@ class RedisServer {
         *error = std::string("no free port: ") + std::strerror(errno);
         return false;
       }
-      if (StartOn(chosen, error)) return true;
+      if (StartOn(chosen, extra_args, error)) return true;
     }
     return false;
   }
@@ -150,7 +151,7 @@ class RedisServer {
   int port() const { return port_; }
 
  private:
-  bool StartOn(int port, std::string* error) {
+  bool StartOn(int port, const std::vector<std::string>& extra_args, std::string* error) {
     port_ = port;
     const std::string port_text = std::to_string(port);
     log_path_ =
@@ -159,6 +160,7 @@ class RedisServer {
         "redis-server", "--port",      port_text, "--bind", "127.0.0.1", "--save", "",
         "--appendonly", "no",          "--dir",   "/tmp",   "--logfile", "",       "--daemonize",
         "no",           "--databases", "16"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
