@@ -1,6 +1,8 @@
 #include "routing/pod_message.h"
 
 #include <charconv>
+#include <initializer_list>
+#include <string>
 
 namespace switchboard::routing {
 
@@ -13,6 +15,28 @@ bool TakeWord(std::string_view* rest, std::string_view* word) {
   *word = rest->substr(0, space);
   rest->remove_prefix(space + 1);
   return true;
+}
+
+// Reads "<word> <word>" with nothing after: the target and one more word.
+bool TakeTwoWords(std::string_view rest, std::string_view* first, std::string_view* second) {
+  if (!TakeWord(&rest, first) || rest.empty() || rest.find(' ') != std::string_view::npos) {
+    return false;
+  }
+  *second = rest;
+  return true;
+}
+
+std::string Join(char kind, std::initializer_list<std::string_view> words) {
+  size_t size = 1;
+  for (std::string_view word : words) size += word.size() + 1;
+  std::string message;
+  message.reserve(size);
+  message.push_back(kind);
+  for (std::string_view word : words) {
+    if (message.size() > 1) message.push_back(' ');
+    message.append(word);
+  }
+  return message;
 }
 
 }  // namespace
@@ -33,6 +57,26 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
       }
       message.frame = rest;
       return message;
+    case 'b':
+      message.queue_if_absent = false;
+      [[fallthrough]];
+    case 'B':
+      message.kind = PodMessage::Kind::kBounce;
+      if (!TakeWord(&rest, &message.target) || !TakeWord(&rest, &message.pod) ||
+          !TakeWord(&rest, &message.sender) || rest.empty()) {
+        return std::nullopt;
+      }
+      message.frame = rest;
+      return message;
+    case 'F':
+    case 'f':
+      message.kind = bytes[0] == 'F' ? PodMessage::Kind::kFence : PodMessage::Kind::kFenceAnswer;
+      if (!TakeTwoWords(rest, &message.target, &message.pod)) return std::nullopt;
+      return message;
+    case 'X':
+      message.kind = PodMessage::Kind::kReleased;
+      if (!TakeTwoWords(rest, &message.target, &message.nonce)) return std::nullopt;
+      return message;
     case 'R':
       message.kind = PodMessage::Kind::kReplaced;
       if (rest.empty() || rest.find(' ') != std::string_view::npos) return std::nullopt;
@@ -40,15 +84,33 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
       return message;
     case 'E':
       message.kind = PodMessage::Kind::kExpired;
-      if (!TakeWord(&rest, &message.sender) || rest.empty() ||
-          rest.find(' ') != std::string_view::npos) {
-        return std::nullopt;
-      }
-      message.target = rest;
+      if (!TakeTwoWords(rest, &message.sender, &message.target)) return std::nullopt;
       return message;
     default:
       return std::nullopt;
   }
+}
+
+std::string EncodeDeliver(std::string_view target, std::string_view sender_pod,
+                          std::string_view sender, std::string_view frame, bool queue_if_absent) {
+  return Join(queue_if_absent ? 'D' : 'd', {target, sender_pod, sender, frame});
+}
+
+std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,
+                         std::string_view sender, std::string_view frame, bool queue_if_absent) {
+  return Join(queue_if_absent ? 'B' : 'b', {target, bouncer_pod, sender, frame});
+}
+
+std::string EncodeFence(std::string_view target, std::string_view answer_to_pod) {
+  return Join('F', {target, answer_to_pod});
+}
+
+std::string EncodeFenceAnswer(std::string_view target, std::string_view answering_pod) {
+  return Join('f', {target, answering_pod});
+}
+
+std::string EncodeExpired(std::string_view sender, std::string_view target) {
+  return Join('E', {sender, target});
 }
 
 std::optional<QueuedEntry> DecodeQueuedEntry(std::string_view bytes) {

@@ -11,11 +11,20 @@ namespace switchboard::routing {
 
 namespace {
 
-enum Script { kRoute, kRegister, kUnregister, kExpire, kReap, kScriptCount };
+enum Script { kRoute, kRegister, kUnregister, kRelease, kRequeue, kExpire, kReap, kScriptCount };
 
 constexpr std::array<const std::string_view*, kScriptCount> kScripts = {
-    &scripts::kRoute, &scripts::kRegister, &scripts::kUnregister, &scripts::kExpire,
-    &scripts::kReap};
+    &scripts::kRoute,   &scripts::kRegister, &scripts::kUnregister, &scripts::kRelease,
+    &scripts::kRequeue, &scripts::kExpire,   &scripts::kReap};
+
+// How long a release marker waits in Redis for the frames that reached the releasing pod after
+// the release: they are put in front of the queue only within it, and their senders are told
+// otherwise.
+constexpr std::chrono::milliseconds kReleaseMarkerTtl(10000);
+
+// How long "<pod> <target>" stays in the bouncing set without the fence that clears it (the
+// sender's pod died).
+constexpr std::chrono::seconds kBouncingTtl(30);
 
 std::string_view ReplyText(const redisReply* reply) {
   if (reply == nullptr || reply->str == nullptr) return {};
@@ -74,6 +83,25 @@ struct RedisRegistry::Registering {
   RegisterCallback done;
   std::vector<Held> held;
   std::optional<Successor> successor;  // only on an abandoned claim
+  // Frames that reached this pod after it released the peer and before the peer came back here:
+  // older than anything in the peer's queue, so delivered first.
+  std::vector<Held> before_queue;
+};
+
+// A peer this pod released, until its release marker comes back: what arrived for it meanwhile.
+struct RedisRegistry::Releasing {
+  std::string nonce;
+  bool requeueing = false;          // the marker came back; the requeue step is on its way
+  std::vector<Held> frames;         // came before the marker
+  std::vector<Held> after;          // came while the requeue step ran
+  std::vector<std::string> fences;  // pods whose fence came meanwhile, answered at the end
+};
+
+// A PUBLISH of a frame to the pod the owner cache named, until Redis answers how many pods got it.
+struct RedisRegistry::Publish {
+  uint64_t sequence;
+  std::string message;  // the pod message: what to route again if nobody got it
+  std::string ref;
 };
 
 // A (sender, target) pair with frames queued in Redis, and when to check whether they expired.
@@ -98,7 +126,8 @@ RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
                 {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
       subscriber_(loop, options_.address, "subscriber",
                   {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
-      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)) {
+      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)),
+      owners_(options_.owner_cache_size) {
   uv_timer_init(loop_, &reconnect_timer_);
   reconnect_timer_.data = this;
   uv_timer_init(loop_, &heartbeat_timer_);
@@ -116,6 +145,13 @@ RedisRegistry::~RedisRegistry() { Close(); }
 
 std::string RedisRegistry::Key(std::string_view suffix) const {
   return options_.prefix + ":" + std::string(suffix);
+}
+
+std::string RedisRegistry::PodChannel(std::string_view pod) const {
+  std::string channel;
+  channel.reserve(options_.prefix.size() + 5 + pod.size());
+  channel.append(options_.prefix).append(":pod:").append(pod);
+  return channel;
 }
 
 void RedisRegistry::Log(bool warning, std::string_view message, std::string_view detail) const {
@@ -189,7 +225,7 @@ void RedisRegistry::OnUp() {
     const PeerTable::Entry* entry = peers_.Find(peer);
     RunScript(kRegister,
               {Key("peers"), Key("tokens"), Key("queue:" + peer),
-               Key("pod:" + options_.pod_id + ":peers")},
+               Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
               {options_.prefix, peer, options_.pod_id, TokenHash(entry->token)},
               [this, peer, connection](redisReply* reply) {
                 if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) return;
@@ -361,21 +397,41 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
     it->second->done = std::move(done);
     return;
   }
+  // Frames this pod's senders published to the peer's last pod may still be on their way there:
+  // newer ones wait until that pod has handed back what it does not deliver.
+  if (OwnerCache::Entry* stale = owners_.Find(peer)) OpenDetour(peer, std::string(stale->pod));
+  // Frames that came for the peer since this pod released it: those not yet requeued are older
+  // than its queue; those that came while the requeue step ran are newer (the requeue step runs
+  // before this register step).
+  std::vector<Held> before_queue;
+  std::vector<Held> after_queue;
+  if (auto released = releasing_.find(peer); released != releasing_.end()) {
+    if (!released->second.requeueing) before_queue = std::move(released->second.frames);
+    after_queue = std::move(released->second.after);
+    for (const std::string& pod : released->second.fences) AnswerFence(peer, pod);
+    releasing_.erase(released);
+  }
   if (!up_) {
     // Local peers keep working without Redis; OnUp() claims the id when Redis is back.
     peers_.Set(peer, connection, token);
     done(local_result);
+    const PeerTable::Entry* entry = peers_.Find(peer);
+    if (entry == nullptr || entry->connection != connection) return;  // closed in done
+    for (std::vector<Held>* frames : {&before_queue, &after_queue}) {
+      for (Held& held : *frames) Deliver(connection, held.frame);
+    }
     return;
   }
   registering_[peer] = std::make_unique<Registering>(
-      Registering{connection, std::string(token), std::move(done), {}, std::nullopt});
-  RunScript(
-      kRegister,
-      {Key("peers"), Key("tokens"), Key("queue:" + peer), Key("pod:" + options_.pod_id + ":peers")},
-      {options_.prefix, peer, options_.pod_id, TokenHash(token)},
-      [this, peer, local_result](redisReply* reply) {
-        OnRegisterReply(peer, local_result, reply);
-      });
+      Registering{connection, std::string(token), std::move(done), std::move(after_queue),
+                  std::nullopt, std::move(before_queue)});
+  RunScript(kRegister,
+            {Key("peers"), Key("tokens"), Key("queue:" + peer),
+             Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
+            {options_.prefix, peer, options_.pod_id, TokenHash(token)},
+            [this, peer, local_result](redisReply* reply) {
+              OnRegisterReply(peer, local_result, reply);
+            });
 }
 
 void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
@@ -398,8 +454,10 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   }
   if (answered && ReplyText(reply->element[0]) == "TAKEN") {
     claim->done(RegisterResult::kIdTaken);
-    for (Held& held : claim->held) {
-      RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {}, held.queue_if_absent);
+    for (std::vector<Held>* frames : {&claim->before_queue, &claim->held}) {
+      for (Held& held : *frames) {
+        RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {}, held.queue_if_absent);
+      }
     }
     return;
   }
@@ -409,6 +467,7 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   claim->done(took_over ? RegisterResult::kTookOver : local_result);
   const PeerTable::Entry* entry = peers_.Find(peer);
   if (entry == nullptr || entry->connection != claim->connection) return;  // closed in done
+  for (Held& held : claim->before_queue) Deliver(claim->connection, held.frame);
   if (answered) DeliverQueued(claim->connection, reply);
   for (Held& held : claim->held) Deliver(claim->connection, held.frame);
 }
@@ -428,7 +487,7 @@ void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* conne
     it->second->done = nullptr;
     return;
   }
-  if (peers_.EraseIfHeldBy(peer, connection)) SendUnregister(peer);
+  if (peers_.EraseIfHeldBy(peer, connection)) SendRelease(peer);
 }
 
 // The connection that held `claim` left, and its token no longer protects the id: the id is
@@ -464,8 +523,11 @@ void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& c
       }
     }
   }
-  for (Held& frame : claim.held) {
-    RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {}, frame.queue_if_absent);
+  for (std::vector<Held>* frames : {&claim.before_queue, &claim.held}) {
+    for (Held& frame : *frames) {
+      RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {},
+                        frame.queue_if_absent);
+    }
   }
 }
 
@@ -478,6 +540,79 @@ void RedisRegistry::SendUnregister(const std::string& peer) {
   }
   RunScript(kUnregister, {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
             {peer, options_.pod_id}, nullptr);
+}
+
+void RedisRegistry::SendRelease(const std::string& peer) {
+  if (!up_) {
+    SendUnregister(peer);  // remembered for OnUp()
+    return;
+  }
+  Releasing& releasing = releasing_[peer];
+  releasing = Releasing{};
+  releasing.nonce = options_.pod_id + "-" + std::to_string(++release_count_);
+  RunScript(kRelease,
+            {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers"),
+             Key("released:" + peer)},
+            {options_.prefix, peer, options_.pod_id, releasing.nonce,
+             std::to_string(kReleaseMarkerTtl.count())},
+            [this, peer, nonce = releasing.nonce](redisReply* reply) {
+              if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+                return;  // OnReleased() takes it from here
+              }
+              // Not held here after all (reaped, or taken over), or no answer: no marker comes.
+              FinishRelease(peer, nonce, /*requeued=*/false);
+            });
+}
+
+// Every frame published to this pod before the release step ran has arrived: those that came
+// for the peer since go in front of its queue, unless someone claimed it meanwhile (then newer
+// frames may have reached it already, and they go back to their senders' pods instead).
+void RedisRegistry::OnReleased(std::string_view peer_view, std::string_view nonce_view) {
+  const std::string peer(peer_view);
+  const std::string nonce(nonce_view);
+  auto it = releasing_.find(peer);
+  if (it == releasing_.end() || it->second.nonce != nonce || it->second.requeueing) return;
+  Releasing& releasing = it->second;
+  releasing.requeueing = true;
+  std::erase_if(releasing.frames, [](const Held& held) { return !held.queue_if_absent; });
+  if (releasing.frames.empty()) {
+    FinishRelease(peer, nonce, /*requeued=*/true);
+    return;
+  }
+  const std::string expire_ms = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
+  std::vector<std::string> entries;
+  entries.reserve(releasing.frames.size());
+  for (const Held& held : releasing.frames) {
+    entries.push_back(held.sender_pod + " " + held.sender + " " + held.frame);
+  }
+  std::vector<std::string_view> args = {nonce, expire_ms};
+  args.insert(args.end(), entries.begin(), entries.end());
+  RunScript(kRequeue, {Key("queue:" + peer), Key("released:" + peer)}, args,
+            [this, peer, nonce](redisReply* reply) {
+              FinishRelease(peer, nonce, !IsError(reply) && ReplyText(reply) == "Q");
+            });
+}
+
+// Ends a release: the frames held for the peer were put in front of its queue (`requeued`), or
+// go back to their senders' pods, which route them again in order; so do the frames that came
+// while the requeue step ran. Fences that came meanwhile are answered after them.
+void RedisRegistry::FinishRelease(const std::string& peer, const std::string& nonce,
+                                  bool requeued) {
+  auto it = releasing_.find(peer);
+  if (it == releasing_.end() || it->second.nonce != nonce) return;
+  Releasing releasing = std::move(it->second);
+  releasing_.erase(it);
+  if (requeued) {
+    stats_.queued += releasing.frames.size();
+    for (const Held& held : releasing.frames) {
+      Track(held.sender_pod, held.sender, peer, Clock::now() + options_.expire);
+    }
+  } else {
+    for (const Held& held : releasing.frames) BounceHeld(peer, held);
+  }
+  for (const Held& held : releasing.after) BounceHeld(peer, held);
+  for (const std::string& pod : releasing.fences) AnswerFence(peer, pod);
 }
 
 void RedisRegistry::DeliverQueued(PeerConnection* connection, const redisReply* reply) {
@@ -500,18 +635,155 @@ void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame) 
 
 void RedisRegistry::Route(std::string_view from, std::string_view to, RoutedFrame frame,
                           std::string_view ref) {
+  if (detours_.empty()) {
+    if (const PeerTable::Entry* target = peers_.Find(to)) {
+      target->connection->Deliver(std::move(frame));
+      ++stats_.relayed_local;
+      return;
+    }
+  }
+  RouteOwn(from, to, frame.frame.body(), ref, frame.queue_if_absent);
+}
+
+void RedisRegistry::RouteOwn(std::string_view from, std::string_view to, std::string_view frame,
+                             std::string_view ref, bool queue_if_absent) {
+  if (!detours_.empty() && detours_.IsOpen(to)) {
+    detours_.Hold(
+        to, HeldFrame{std::string(from), std::string(frame), std::string(ref), queue_if_absent});
+    return;
+  }
   if (const PeerTable::Entry* target = peers_.Find(to)) {
-    target->connection->Deliver(std::move(frame));
+    Deliver(target->connection, frame);
     ++stats_.relayed_local;
     return;
   }
   if (auto it = registering_.find(std::string(to)); it != registering_.end()) {
-    it->second->held.push_back(Held{options_.pod_id, std::string(from),
-                                    std::string(frame.frame.body()), frame.queue_if_absent});
+    it->second->held.push_back(
+        Held{options_.pod_id, std::string(from), std::string(frame), queue_if_absent});
     ++stats_.relayed_local;
     return;
   }
-  RouteThroughRedis(options_.pod_id, from, to, frame.frame.body(), ref, frame.queue_if_absent);
+  RouteRemote(from, to, frame, ref, queue_if_absent);
+}
+
+void RedisRegistry::RouteRemote(std::string_view from, std::string_view to, std::string_view frame,
+                                std::string_view ref, bool queue_if_absent) {
+  if (!up_) {
+    TellSender(options_.pod_id, from, to, Undeliverable::kUnavailable, ref);
+    return;
+  }
+  if (OwnerCache::Entry* owner = owners_.Find(to)) {
+    PublishTo(*owner, from, to, frame, ref, queue_if_absent);
+    return;
+  }
+  RouteThroughRedis(options_.pod_id, from, to, frame, ref, queue_if_absent);
+}
+
+void RedisRegistry::PublishTo(OwnerCache::Entry& owner, std::string_view from, std::string_view to,
+                              std::string_view frame, std::string_view ref, bool queue_if_absent) {
+  // The message lives in publishes_ until its reply: the command is formatted from it, and if
+  // nobody got it, it is routed again from there. A deque never moves its elements.
+  publishes_.push_back(Publish{++publish_sequence_,
+                               EncodeDeliver(to, options_.pod_id, from, frame, queue_if_absent),
+                               std::string(ref)});
+  owner.last_publish = publish_sequence_;
+  const std::string channel = PodChannel(owner.pod);
+  if (!commands_.Command({"PUBLISH", channel, publishes_.back().message},
+                         [this](redisReply* reply) { OnPublishReply(reply); })) {
+    OnPublishReply(nullptr);
+  }
+}
+
+void RedisRegistry::OnPublishReply(redisReply* reply) {
+  // Replies come in the order the commands were sent, so this one is the oldest PUBLISH.
+  Publish publish = std::move(publishes_.front());
+  publishes_.pop_front();
+  publish_replied_ = publish.sequence;
+  if (closing_) return;
+  const std::optional<PodMessage> message = DecodePodMessage(publish.message);
+  if (reply == nullptr || reply->type != REDIS_REPLY_INTEGER) {
+    TellSender(options_.pod_id, message->sender, message->target, Undeliverable::kUnavailable,
+               publish.ref);
+  } else if (reply->integer > 0) {
+    ++stats_.relayed_remote;
+  } else {
+    // Nobody listens on that pod's channel: it is dead. The route step will reap its entry and
+    // queue the frame, in order with the frames sent after it.
+    OpenDetour(message->target, {});
+    detours_.AddReturned(message->target,
+                         HeldFrame{std::string(message->sender), std::string(message->frame),
+                                   std::move(publish.ref), message->queue_if_absent});
+  }
+  if (!detours_.empty()) FinishDetours();
+}
+
+// A direct PUBLISH must not overtake anything sent to the peer earlier. Frames held in a detour
+// go out only when it ends, so learning during one is safe. But a lookup still on its way could
+// be sent again after the PUBLISH (NOSCRIPT, see SendScriptCall): while lookups for the peer are
+// on their way, newer frames wait in a detour until the last one is answered.
+void RedisRegistry::LearnOwner(std::string_view peer, std::string_view pod) {
+  if (pod == options_.pod_id || peers_.Find(peer) != nullptr) return;
+  const std::string key(peer);
+  if (registering_.contains(key) || owners_.Find(peer) != nullptr) return;
+  if (lookups_in_flight_.contains(key)) {
+    detours_.Open(peer, 0, Clock::now() + 2 * options_.alive_ttl);
+    detours_.AwaitLookups(peer);
+  }
+  owners_.Learn(peer, pod);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detours.
+
+void RedisRegistry::OpenDetour(std::string_view target, std::string_view fence_pod) {
+  const OwnerCache::Entry stale = owners_.Forget(target);
+  detours_.Open(target, stale.last_publish, Clock::now() + 2 * options_.alive_ttl);
+  if (!fence_pod.empty() && detours_.AwaitFence(target, fence_pod)) SendFence(target, fence_pod);
+}
+
+void RedisRegistry::SendFence(std::string_view target_view, std::string_view pod_view) {
+  std::string target(target_view);
+  std::string pod(pod_view);
+  auto answered = [this, target, pod](redisReply* reply) {
+    // Nobody got the fence (that pod is gone, or so is the link): nothing more comes from it.
+    const bool delivered =
+        reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    if (delivered || closing_) return;
+    detours_.FenceAnswered(target, pod);
+    FinishDetours();
+  };
+  if (!commands_.Command({"PUBLISH", PodChannel(pod), EncodeFence(target, options_.pod_id)},
+                         answered)) {
+    answered(nullptr);
+  }
+}
+
+void RedisRegistry::FinishDetours() {
+  size_t expired = 0;
+  std::vector<DetourTable::Ready> ready =
+      detours_.TakeReady(publish_replied_, Clock::now(), &expired);
+  if (expired > 0) {
+    Log(true, "a pod did not answer a fence in time; routing the frames held for it again",
+        std::to_string(expired));
+  }
+  for (DetourTable::Ready& detour : ready) {
+    const std::string& target = detour.target;
+    for (size_t i = 0; i < detour.frames.size(); ++i) {
+      HeldFrame& held = detour.frames[i];
+      RouteOwn(held.sender, target, held.frame, held.ref, held.queue_if_absent);
+      // That frame went out as a lookup, whose answer will say where the target is: the rest
+      // wait for it, and then cost one PUBLISH each instead of a lookup each.
+      const bool more = i + 1 < detour.frames.size();
+      if (more && lookups_in_flight_.contains(target) && !detours_.IsOpen(target)) {
+        detours_.Open(target, 0, Clock::now() + 2 * options_.alive_ttl);
+        detours_.AwaitLookups(target);
+        for (size_t rest = i + 1; rest < detour.frames.size(); ++rest) {
+          detours_.Hold(target, std::move(detour.frames[rest]));
+        }
+        break;
+      }
+    }
+  }
 }
 
 void RedisRegistry::ListPeers(ListCallback done) {
@@ -535,6 +807,9 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
     TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
     return;
   }
+  ++stats_.owner_lookups;
+  const bool own = sender_pod == options_.pod_id;
+  if (own) ++lookups_in_flight_[std::string(target)];
   const std::string expire_ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
   const std::string max_queued = std::to_string(options_.max_queued_per_peer);
@@ -542,10 +817,20 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
       kRoute, {Key("peers"), Key("queue:" + std::string(target)), Key("tokens")},
       {options_.prefix, target, sender_pod, sender, frame, expire_ms, max_queued, options_.pod_id,
        queue_if_absent ? "queue" : "drop"},
-      [this, sender_pod = std::string(sender_pod), sender = std::string(sender),
+      [this, own, sender_pod = std::string(sender_pod), sender = std::string(sender),
        target = std::string(target), ref = std::string(ref)](redisReply* reply) {
         const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
-        if (outcome == "R") {
+        if (own) {
+          auto in_flight = lookups_in_flight_.find(target);
+          const bool last = in_flight != lookups_in_flight_.end() && --in_flight->second == 0;
+          if (last) lookups_in_flight_.erase(in_flight);
+          if (outcome.starts_with('R')) LearnOwner(target, outcome.substr(1));
+          if (last && detours_.IsOpen(target)) {
+            detours_.LookupsDone(target);
+            FinishDetours();
+          }
+        }
+        if (outcome.starts_with('R')) {
           ++stats_.relayed_remote;
         } else if (outcome == "N") {  // dropped: the target is absent and the frame does not wait
         } else if (outcome == "Q") {
@@ -560,6 +845,9 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
       });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Messages from other pods.
+
 void RedisRegistry::OnPodMessage(std::string_view bytes) {
   const std::optional<PodMessage> message = DecodePodMessage(bytes);
   if (!message) {
@@ -567,23 +855,40 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
     return;
   }
   switch (message->kind) {
-    case PodMessage::Kind::kDeliver: {
-      ++stats_.received_remote;
-      if (const PeerTable::Entry* target = peers_.Find(message->target)) {
-        Deliver(target->connection, message->frame);
-      } else if (auto it = registering_.find(std::string(message->target));
-                 it != registering_.end()) {
-        it->second->held.push_back(Held{std::string(message->sender_pod),
-                                        std::string(message->sender), std::string(message->frame),
-                                        message->queue_if_absent});
+    case PodMessage::Kind::kDeliver:
+      OnDeliverMessage(*message);
+      return;
+    case PodMessage::Kind::kBounce:
+      // A frame one of this pod's senders sent to a pod that does not hold its target: route it
+      // again once that pod has handed back everything sent to it before the fence.
+      if (!detours_.IsOpen(message->target)) OpenDetour(message->target, {});
+      if (detours_.AwaitFence(message->target, message->pod)) {
+        SendFence(message->target, message->pod);
+      }
+      detours_.AddReturned(message->target, HeldFrame{std::string(message->sender),
+                                                      std::string(message->frame),
+                                                      {},
+                                                      message->queue_if_absent});
+      return;
+    case PodMessage::Kind::kFence: {
+      // Everything that pod sent before the fence has been handled (delivered or bounced), unless
+      // a release still holds some: then the answer follows them (FinishRelease).
+      bouncing_.erase(std::string(message->pod) + " " + std::string(message->target));
+      auto released = releasing_.find(std::string(message->target));
+      if (released != releasing_.end()) {
+        released->second.fences.emplace_back(message->pod);
       } else {
-        // The peer left after the sender's pod looked it up: queue it for the peer's next
-        // connection, wherever that will be (unless the frame does not wait for absent peers).
-        RouteThroughRedis(message->sender_pod, message->sender, message->target, message->frame, {},
-                          message->queue_if_absent);
+        AnswerFence(message->target, message->pod);
       }
       return;
     }
+    case PodMessage::Kind::kFenceAnswer:
+      detours_.FenceAnswered(message->target, message->pod);
+      FinishDetours();
+      return;
+    case PodMessage::Kind::kReleased:
+      OnReleased(message->target, message->nonce);
+      return;
     case PodMessage::Kind::kReplaced:
       if (const PeerTable::Entry* holder = peers_.Find(message->target)) {
         PeerConnection* connection = holder->connection;
@@ -600,6 +905,58 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
   }
 }
 
+void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
+  ++stats_.received_remote;
+  if (!bouncing_.empty() &&
+      bouncing_.contains(std::string(message.sender_pod) + " " + std::string(message.target))) {
+    Bounce(message);
+    return;
+  }
+  if (const PeerTable::Entry* target = peers_.Find(message.target)) {
+    Deliver(target->connection, message.frame);
+    // Who sent it is on that pod: an answer costs one PUBLISH.
+    if (!owners_.Find(message.sender)) LearnOwner(message.sender, message.sender_pod);
+    return;
+  }
+  const std::string target(message.target);
+  Held held{std::string(message.sender_pod), std::string(message.sender),
+            std::string(message.frame), message.queue_if_absent};
+  if (auto it = registering_.find(target); it != registering_.end()) {
+    it->second->held.push_back(std::move(held));
+  } else if (auto released = releasing_.find(target); released != releasing_.end()) {
+    (released->second.requeueing ? released->second.after : released->second.frames)
+        .push_back(std::move(held));
+  } else {
+    Bounce(message);
+  }
+}
+
+void RedisRegistry::Bounce(const PodMessage& message) {
+  BounceHeld(message.target, Held{std::string(message.sender_pod), std::string(message.sender),
+                                  std::string(message.frame), message.queue_if_absent});
+}
+
+void RedisRegistry::BounceHeld(std::string_view target, const Held& held) {
+  ++stats_.bounced;
+  if (bouncing_.emplace(held.sender_pod + " " + std::string(target), Clock::now()).second &&
+      peers_.Find(target) == nullptr) {
+    // If Redis still names this pod as the target's owner (the route step sent the frame here),
+    // correct it, before the sender's pod routes the frame again.
+    SendUnregister(std::string(target));
+  }
+  if (!up_) return;  // the sender's pod treats the lost link as a failure of what it sent
+  commands_.Command(
+      {"PUBLISH", PodChannel(held.sender_pod),
+       EncodeBounce(target, options_.pod_id, held.sender, held.frame, held.queue_if_absent)},
+      nullptr);
+}
+
+void RedisRegistry::AnswerFence(std::string_view target, std::string_view pod) {
+  if (!up_) return;
+  commands_.Command({"PUBLISH", PodChannel(pod), EncodeFenceAnswer(target, options_.pod_id)},
+                    nullptr);
+}
+
 void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sender,
                                std::string_view target, Undeliverable reason,
                                std::string_view ref) {
@@ -612,8 +969,7 @@ void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sen
   // A sender on another pod only hears of expiry (the only failure known after its pod let go of
   // the frame); its pod told it of anything else already.
   if (reason != Undeliverable::kPeerUnavailable || !up_) return;
-  const std::string notice = "E" + std::string(sender) + " " + std::string(target);
-  commands_.Command({"PUBLISH", Key("pod:" + std::string(sender_pod)), notice}, nullptr);
+  commands_.Command({"PUBLISH", PodChannel(sender_pod), EncodeExpired(sender, target)}, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,6 +989,8 @@ void RedisRegistry::Track(std::string_view sender_pod, std::string_view sender,
 }
 
 void RedisRegistry::Tick(Clock::time_point now) {
+  if (!detours_.empty()) FinishDetours();
+  std::erase_if(bouncing_, [now](const auto& entry) { return now - entry.second > kBouncingTtl; });
   while (!trackers_.empty() && trackers_.front().check_at <= now) {
     Tracker tracker = std::move(trackers_.front());
     trackers_.pop_front();

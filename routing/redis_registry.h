@@ -1,13 +1,19 @@
 // The multi-pod routing backend: peer ids, queues and cross-pod delivery shared through Redis.
 //
-// Every pod keeps its own peers in a local table and delivers to them directly. For any other
-// peer it runs one Lua script (redis_scripts.h) that finds the owner pod and publishes the frame
-// on that pod's channel, or queues it in Redis; registering claims the id and takes its queue
-// in one step. Two hiredis connections share the event loop: one pipelines the commands, the
-// other holds the pod's subscription. Both are treated as one link: when either drops, both are
-// dropped and reconnected with backoff, and every local peer is registered again (Redis may have
-// restarted empty). Meanwhile local traffic goes on and cross-pod sends are answered with
-// "unavailable". See docs/architecture.md for the whole design and why message order holds.
+// Every pod keeps its own peers in a local table and delivers to them directly. For a peer on
+// another pod it publishes the frame straight to that pod's channel when its OwnerCache knows the
+// pod (one PUBLISH, no script), else it runs the route script (redis_scripts.h), which looks the
+// owner up and publishes there, or queues the frame in Redis. Registering claims the id and takes
+// its queue in one step. A frame that reaches a pod which no longer holds its target comes back to
+// the sender's pod (a bounce), which forgets the stale entry and routes it again, in order, behind
+// a fence (DetourTable). A pod releasing a peer keeps what still arrives for it until its own
+// release marker comes back on its channel, and puts those frames in front of the peer's queue.
+//
+// Two hiredis connections share the event loop: one pipelines the commands, the other holds the
+// pod's subscription. Both are treated as one link: when either drops, both are dropped and
+// reconnected with backoff, and every local peer is registered again (Redis may have restarted
+// empty). Meanwhile local traffic goes on and cross-pod sends are answered with "unavailable".
+// See docs/architecture.md for the whole design and why message order holds.
 #pragma once
 
 #include <uv.h>
@@ -22,7 +28,9 @@
 #include <unordered_set>
 
 #include "routing/backoff.h"
+#include "routing/detour_table.h"
 #include "routing/latency_histogram.h"
+#include "routing/owner_cache.h"
 #include "routing/peer_table.h"
 #include "routing/pod_message.h"
 #include "routing/redis_connection.h"
@@ -41,6 +49,7 @@ class RedisRegistry : public Registry {
     size_t max_queued_per_peer = 256;
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);  // liveness refresh
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);  // liveness key TTL
+    size_t owner_cache_size = 100000;  // remote peers whose pod this pod remembers
     // Where the backend reports what operators should know (connected, lost, reaped pods...).
     // `warning` is false for good news.
     std::function<void(bool warning, std::string_view message, std::string_view detail)> log;
@@ -73,6 +82,8 @@ class RedisRegistry : public Registry {
   struct Successor;
   struct Tracker;
   struct ScriptCall;
+  struct Publish;
+  struct Releasing;
 
   // Link management.
   void Connect();
@@ -97,6 +108,11 @@ class RedisRegistry : public Registry {
   void WaitForAbandonedClaim(Registering& claim, std::string_view token, PeerConnection* connection,
                              RegisterCallback done);
   void SendUnregister(const std::string& peer);
+  // Releases a peer that left this pod (the release step) and keeps what still arrives for it
+  // until the release marker comes back (OnReleased).
+  void SendRelease(const std::string& peer);
+  void OnReleased(std::string_view peer, std::string_view nonce);
+  void FinishRelease(const std::string& peer, const std::string& nonce, bool requeued);
   // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
   // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the
   // id is released all the same, since the step may have run.
@@ -105,18 +121,47 @@ class RedisRegistry : public Registry {
   void Deliver(PeerConnection* connection, std::string_view frame);
   // Delivers the queue a register step handed back (elements 1.. of its reply), in order.
   void DeliverQueued(PeerConnection* connection, const redisReply* reply);
+
+  // Routes a frame of one of this pod's senders: to a local peer, to a registration under way,
+  // into an open detour, or to another pod.
+  void RouteOwn(std::string_view from, std::string_view to, std::string_view frame,
+                std::string_view ref, bool queue_if_absent);
+  // Sends a frame of this pod's sender to the pod the cache names, else through the route step.
+  void RouteRemote(std::string_view from, std::string_view to, std::string_view frame,
+                   std::string_view ref, bool queue_if_absent);
+  // One PUBLISH to the pod `owner` names; its reply is handled by OnPublishReply.
+  void PublishTo(OwnerCache::Entry& owner, std::string_view from, std::string_view to,
+                 std::string_view frame, std::string_view ref, bool queue_if_absent);
+  void OnPublishReply(redisReply* reply);
   // Sends a frame to the pod that holds `target`, else queues it in Redis (unless
   // `queue_if_absent` is false: then it is dropped).
   void RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
                          std::string_view target, std::string_view frame, std::string_view ref,
                          bool queue_if_absent = true);
+  // Learns that `pod` holds `peer`, unless that could reorder frames (see OwnerCache::Learn).
+  void LearnOwner(std::string_view peer, std::string_view pod);
+
+  // Detours (detour_table.h): opens one for `target`, forgetting its cache entry; with a
+  // non-empty `fence_pod`, also waits for that pod to answer a fence.
+  void OpenDetour(std::string_view target, std::string_view fence_pod);
+  void SendFence(std::string_view target, std::string_view pod);
+  // Routes again the frames of every detour that is over.
+  void FinishDetours();
+
   void OnPodMessage(std::string_view bytes);
+  void OnDeliverMessage(const PodMessage& message);
+  // Hands a frame for a peer this pod does not hold back to the sender's pod.
+  void Bounce(const PodMessage& message);
+  void BounceHeld(std::string_view target, const Held& held);
+  // Tells `pod` that everything it sent here for `target` before its fence has been handled.
+  void AnswerFence(std::string_view target, std::string_view pod);
   void Track(std::string_view sender_pod, std::string_view sender, std::string_view target,
              Clock::time_point check_at);
   void CheckExpiry(Tracker tracker);
   void TellSender(std::string_view sender_pod, std::string_view sender, std::string_view target,
                   Undeliverable reason, std::string_view ref);
 
+  std::string PodChannel(std::string_view pod) const;
   std::string Key(std::string_view suffix) const;
   void Log(bool warning, std::string_view message, std::string_view detail) const;
 
@@ -140,6 +185,17 @@ class RedisRegistry : public Registry {
   std::deque<std::shared_ptr<ScriptCall>> waiting_calls_;   // made while reloading
 
   PeerTable peers_;
+  OwnerCache owners_;
+  DetourTable detours_;
+  std::deque<Publish> publishes_;  // PUBLISHes awaiting their reply, in the order sent
+  uint64_t publish_sequence_ = 0;  // numbers the PUBLISHes of frames
+  uint64_t publish_replied_ = 0;   // the number of the last one answered
+  // "<sender pod> <target>" -> since when: frames from that pod for that target are handed back
+  // until its fence arrives, even if the target registers here meanwhile.
+  std::unordered_map<std::string, Clock::time_point> bouncing_;
+  std::unordered_map<std::string, Releasing> releasing_;    // peers released, marker not yet back
+  std::unordered_map<std::string, int> lookups_in_flight_;  // target -> route steps on their way
+  uint64_t release_count_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;
   std::unordered_set<std::string> left_while_down_;  // peers that left while Redis was away
   std::deque<Tracker> trackers_;                     // ordered by check time

@@ -8,7 +8,7 @@ if owner and owner ~= ARGV[8] then
   local kind = ARGV[9] == 'drop' and 'd' or 'D'
   local message = kind .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5]
   if redis.call('PUBLISH', ARGV[1] .. ':pod:' .. owner, message) > 0 then
-    return 'R'
+    return 'R' .. owner
   end
 end
 if owner then
@@ -53,6 +53,7 @@ else
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 end
 redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[5])
 local reply = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 table.insert(reply, 1, status)
@@ -66,6 +67,33 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
 end
 redis.call('SREM', KEYS[3], ARGV[1])
 return 1
+)lua";
+
+const std::string_view kRelease = R"lua(
+redis.call('SREM', KEYS[3], ARGV[2])
+if redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[3] then
+  return 0
+end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5])
+redis.call('PUBLISH', ARGV[1] .. ':pod:' .. ARGV[3], 'X' .. ARGV[2] .. ' ' .. ARGV[4])
+return 1
+)lua";
+
+const std::string_view kRequeue = R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 'MOVED'
+end
+redis.call('DEL', KEYS[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local expire = tonumber(ARGV[2])
+for i = #ARGV, 3, -1 do
+  redis.call('LPUSH', KEYS[1], (now + expire) .. ' ' .. ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], expire * 2 + 1000)
+return 'Q'
 )lua";
 
 const std::string_view kExpire = R"lua(

@@ -38,6 +38,8 @@ struct RoutingStats {
   uint64_t peers = 0;             // peers registered on this pod now
   uint64_t queued_now = 0;        // frames waiting in this pod's queues now
   uint64_t received_remote = 0;   // frames that came from another pod
+  uint64_t owner_lookups = 0;     // cross-pod frames whose target's pod had to be looked up
+  uint64_t bounced = 0;           // frames handed back to their sender's pod: target not here
   int redis_up = -1;              // 1 up, 0 down, -1 no Redis backend
   uint64_t redis_reconnects = 0;  // times the link to Redis was lost
   const LatencyHistogram* redis_latency = nullptr;  // Redis command round trips, if any

@@ -87,6 +87,13 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
     Single(&out, "switchboard_redis_reconnects_total", "counter",
            "Times the link to Redis was lost (and then re-established with backoff).",
            static_cast<double>(routing.redis_reconnects));
+    Single(&out, "switchboard_redis_owner_lookups_total", "counter",
+           "Cross-pod messages whose target's pod was looked up in Redis (a script) instead of "
+           "known from the pod's cache (one PUBLISH).",
+           static_cast<double>(routing.owner_lookups));
+    Single(&out, "switchboard_cross_pod_bounced_total", "counter",
+           "Messages for a peer this pod no longer holds, handed back to the sender's pod.",
+           static_cast<double>(routing.bounced));
   }
   if (routing.redis_latency != nullptr) {
     Header(&out, "switchboard_redis_command_seconds", "histogram",

@@ -9,6 +9,7 @@
 namespace switchboard::routing {
 namespace {
 
+using namespace std::string_literals;
 using namespace std::string_view_literals;
 
 std::string Describe(const std::optional<PodMessage>& message) {
@@ -19,6 +20,19 @@ std::string Describe(const std::optional<PodMessage>& message) {
              " sender_pod=" + std::string(message->sender_pod) +
              " sender=" + std::string(message->sender) + " frame=[" + std::string(message->frame) +
              "]";
+    case PodMessage::Kind::kBounce:
+      return std::string(message->queue_if_absent ? "bounce" : "bounce-unqueued") +
+             " target=" + std::string(message->target) + " pod=" + std::string(message->pod) +
+             " sender=" + std::string(message->sender) + " frame=[" + std::string(message->frame) +
+             "]";
+    case PodMessage::Kind::kFence:
+      return "fence target=" + std::string(message->target) + " pod=" + std::string(message->pod);
+    case PodMessage::Kind::kFenceAnswer:
+      return "fence-answer target=" + std::string(message->target) +
+             " pod=" + std::string(message->pod);
+    case PodMessage::Kind::kReleased:
+      return "released target=" + std::string(message->target) +
+             " nonce=" + std::string(message->nonce);
     case PodMessage::Kind::kReplaced:
       return "replaced peer=" + std::string(message->target);
     case PodMessage::Kind::kExpired:
@@ -84,6 +98,42 @@ TEST(DecodePodMessageTest, Expired) {
   EXPECT_EQ(Describe(DecodePodMessage("Ealice bob")), "expired sender=alice target=bob");
 }
 
+TEST(DecodePodMessageTest, Bounce) {
+  EXPECT_EQ(Describe(DecodePodMessage("Bbob pod-2 alice a frame")),
+            "bounce target=bob pod=pod-2 sender=alice frame=[a frame]");
+  EXPECT_EQ(Describe(DecodePodMessage("bbob pod-2 alice x")),
+            "bounce-unqueued target=bob pod=pod-2 sender=alice frame=[x]");
+}
+
+TEST(DecodePodMessageTest, FenceAndAnswer) {
+  EXPECT_EQ(Describe(DecodePodMessage("Fbob pod-1")), "fence target=bob pod=pod-1");
+  EXPECT_EQ(Describe(DecodePodMessage("fbob pod-2")), "fence-answer target=bob pod=pod-2");
+}
+
+TEST(DecodePodMessageTest, Released) {
+  EXPECT_EQ(Describe(DecodePodMessage("Xbob pod-2-17")), "released target=bob nonce=pod-2-17");
+}
+
+// What pods build themselves reads back as what was meant, whatever the frame holds.
+TEST(EncodePodMessageTest, RoundTrips) {
+  const std::string frame = "{\"sdp\": \"v=0 a b\"}\n\0x"s;
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeDeliver("bob", "pod-1", "alice", frame, true))),
+            "deliver target=bob sender_pod=pod-1 sender=alice frame=[" + frame + "]");
+  const std::optional<PodMessage> unqueued =
+      DecodePodMessage(EncodeDeliver("bob", "pod-1", "alice", "f", false));
+  ASSERT_TRUE(unqueued.has_value());
+  EXPECT_FALSE(unqueued->queue_if_absent);
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeBounce("bob", "pod-2", "alice", frame, true))),
+            "bounce target=bob pod=pod-2 sender=alice frame=[" + frame + "]");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeBounce("bob", "pod-2", "alice", "f", false))),
+            "bounce-unqueued target=bob pod=pod-2 sender=alice frame=[f]");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeFence("bob", "pod-1"))), "fence target=bob pod=pod-1");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeFenceAnswer("bob", "pod-2"))),
+            "fence-answer target=bob pod=pod-2");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeExpired("alice", "bob"))),
+            "expired sender=alice target=bob");
+}
+
 TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
   for (std::string_view bytes :
        {""sv,
@@ -95,6 +145,12 @@ TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
         "Dbob pod-1  alice f"sv,
         // Replaced: no peer, or more than one word.
         "R"sv, "R "sv, "Rbob "sv, "R bob"sv, "Rbob carol"sv,
+        // Bounce: as deliver.
+        "B"sv, "Bbob"sv, "Bbob pod-2"sv, "Bbob pod-2 alice"sv, "Bbob pod-2 alice "sv,
+        "bbob pod-2 alice"sv, "B bob pod-2 alice f"sv,
+        // Fence, answer, release marker: exactly two words.
+        "F"sv, "Fbob"sv, "Fbob "sv, "F bob pod-1"sv, "Fbob pod-1 x"sv, "fbob"sv, "fbob pod-1 "sv,
+        "Xbob"sv, "Xbob "sv, "X bob n"sv, "Xbob n m"sv,
         // Expired: not exactly two words.
         "E"sv, "Ealice"sv, "Ealice "sv, "E alice bob"sv, "Ealice  bob"sv, "Ealice bob carol"sv,
         "Ealice bob "sv}) {

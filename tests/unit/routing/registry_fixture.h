@@ -184,6 +184,17 @@ class RegistryFixture : public testing::Test {
     return PumpUntil(condition, kPumpTimeout, what);
   }
 
+  // Runs the loop (and the ticks) until `condition` holds or `duration` has passed; returns
+  // whether it holds. For waiting on something that may rightly never happen.
+  bool PumpUntilOrFor(const std::function<bool()>& condition, Clock::duration duration) {
+    const auto deadline = Clock::now() + duration;
+    while (!condition()) {
+      if (Clock::now() >= deadline) return false;
+      PumpOnce();
+    }
+    return true;
+  }
+
   // Runs the loop (and the ticks) for `duration`: for checking that nothing more happens.
   void PumpFor(Clock::duration duration, bool tick = true) {
     const auto deadline = Clock::now() + duration;
