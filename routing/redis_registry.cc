@@ -177,6 +177,18 @@ void RedisRegistry::Connect() {
 
 void RedisRegistry::OnConnected() {
   if (!commands_.connected() || !subscriber_.connected()) return;  // wait for the other one
+  // Its run_id tells whether Redis restarted while the link was down (its queues are gone then);
+  // the reply comes before the scripts are loaded, so before OnUp().
+  commands_.Command({"INFO", "server"}, [this](redisReply* reply) {
+    if (reply == nullptr || reply->type != REDIS_REPLY_STRING) return;
+    const std::string_view info = ReplyText(reply);
+    const size_t at = info.find("run_id:");
+    if (at == std::string_view::npos) return;
+    const std::string_view rest = info.substr(at + 7);
+    std::string run_id(rest.substr(0, rest.find_first_of("\r\n")));
+    if (!redis_run_id_.empty() && run_id != redis_run_id_) redis_restarted_ = true;
+    redis_run_id_ = std::move(run_id);
+  });
   subscriber_.Subscribe(channel_, [this](redisReply* reply) {
     if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
     const std::string_view kind = ReplyText(reply->element[0]);
@@ -215,30 +227,48 @@ void RedisRegistry::OnUp() {
   for (const std::string& peer : left) {
     if (peers_.Find(peer) == nullptr) SendUnregister(peer);
   }
+  if (redis_restarted_) ForgetQueuesLostWithRedis();
+  ResumeReleases();
   // Redis may have restarted empty, or reaped this pod while it was away: claim every local
-  // peer again. A peer someone else took meanwhile is closed as id-taken.
-  std::vector<std::pair<std::string, PeerConnection*>> local;
-  peers_.ForEach([&](std::string_view peer, const PeerTable::Entry& entry) {
-    local.emplace_back(std::string(peer), entry.connection);
-  });
-  for (const auto& [peer, connection] : local) {
-    const PeerTable::Entry* entry = peers_.Find(peer);
-    RunScript(kRegister,
-              {Key("peers"), Key("tokens"), Key("queue:" + peer),
-               Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
-              {options_.prefix, peer, options_.pod_id, TokenHash(entry->token)},
-              [this, peer, connection](redisReply* reply) {
-                if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) return;
-                const PeerTable::Entry* entry = peers_.Find(peer);
-                if (entry == nullptr || entry->connection != connection) return;
-                if (ReplyText(reply->element[0]) == "TAKEN") {
-                  peers_.EraseIfHeldBy(peer, connection);
-                  connection->Close(4409, "id-taken");
-                  return;
-                }
-                DeliverQueued(connection, reply);
-              });
+  // peer again.
+  ReclaimAll();
+}
+
+// Redis restarted, so the frames queued in it are gone: every sender with frames waiting there
+// is told now, once per target, instead of its expiry check finding no trace and taking that as
+// delivered.
+void RedisRegistry::ForgetQueuesLostWithRedis() {
+  redis_restarted_ = false;
+  Log(true, "redis restarted; telling the senders of the frames queued in it", redis_run_id_);
+  std::deque<Tracker> trackers = std::move(trackers_);
+  trackers_.clear();
+  tracked_pairs_.clear();
+  for (const Tracker& tracker : trackers) {
+    TellSender(tracker.sender_pod, tracker.sender, tracker.target, Undeliverable::kPeerUnavailable,
+               {});
   }
+}
+
+void RedisRegistry::ReclaimAll() {
+  std::vector<std::string> local;
+  peers_.ForEach([&](std::string_view peer, const PeerTable::Entry&) { local.emplace_back(peer); });
+  unclaimed_.clear();
+  for (const std::string& peer : local) Reclaim(peer);
+}
+
+// Claims a local peer again, as a registration does: frames for it (from its channel or from
+// local senders) are held until the queue the register step hands back has been delivered. A
+// peer someone else took meanwhile is closed as id-taken.
+void RedisRegistry::Reclaim(const std::string& peer) {
+  const PeerTable::Entry* entry = peers_.Find(peer);
+  if (entry == nullptr || registering_.contains(peer)) return;
+  PeerConnection* connection = entry->connection;
+  const std::string token = entry->token;
+  peers_.EraseIfHeldBy(peer, connection);
+  auto done = [connection](RegisterResult result) {
+    if (result == RegisterResult::kIdTaken) connection->Close(4409, "id-taken");
+  };
+  SendRegister(peer, token, connection, done, RegisterResult::kRegistered, {}, {});
 }
 
 void RedisRegistry::OnLost(std::string_view why) {
@@ -296,9 +326,7 @@ void RedisRegistry::Heartbeat() {
   if (!heartbeat_sent_at_) {
     heartbeat_sent_at_ = now;
     commands_.Command({"SET", Key("alive:" + options_.pod_id), "1", "PX", ttl},
-                      [this](redisReply* reply) {
-                        if (reply != nullptr) heartbeat_sent_at_.reset();
-                      });
+                      [this](redisReply* reply) { OnHeartbeatReply(reply); });
   }
   commands_.Command({"SADD", Key("pods"), options_.pod_id}, nullptr);
   RunScript(kReap, {Key("pods"), Key("peers"), Key("tokens")}, {options_.prefix, options_.pod_id},
@@ -307,6 +335,44 @@ void RedisRegistry::Heartbeat() {
                 Log(true, "removed the peers of dead pods", std::to_string(reply->integer));
               }
             });
+}
+
+// The liveness key is what keeps the other pods from reaping this pod's peers. If it may have
+// lapsed (Redis refused to set it, or this pod was frozen or starved for longer than its TTL),
+// they may have been reaped: once Redis takes the key again, this pod claims them all again.
+void RedisRegistry::OnHeartbeatReply(redisReply* reply) {
+  if (reply == nullptr || !heartbeat_sent_at_) return;  // the link is gone: OnUp() reclaims
+  const Clock::time_point sent_at = *heartbeat_sent_at_;
+  heartbeat_sent_at_.reset();
+  if (reply->type == REDIS_REPLY_ERROR) {
+    NoteRefusal("the liveness key", ReplyText(reply));
+    liveness_lapsed_ = true;
+    return;
+  }
+  const bool lapsed =
+      liveness_lapsed_ || (last_alive_at_ && sent_at - *last_alive_at_ > options_.alive_ttl);
+  last_alive_at_ = sent_at;
+  liveness_lapsed_ = false;
+  last_refusal_.clear();
+  if (lapsed) {
+    Log(true, "this pod's liveness key lapsed; claiming its peers again",
+        std::to_string(peers_.size()) + " peers");
+    ReclaimAll();
+    return;
+  }
+  std::unordered_set<std::string> unclaimed = std::move(unclaimed_);
+  unclaimed_.clear();
+  for (const std::string& peer : unclaimed) Reclaim(peer);
+}
+
+// An error answer is a failure, never an answer: counted, and logged once per cause while it
+// lasts.
+void RedisRegistry::NoteRefusal(std::string_view what, std::string_view error) {
+  ++stats_.redis_errors;
+  std::string cause = std::string(what) + ": " + std::string(error);
+  if (cause == last_refusal_) return;
+  Log(true, "redis refused a command", cause);
+  last_refusal_ = std::move(cause);
 }
 
 void RedisRegistry::RunScript(int script, const std::vector<std::string_view>& keys,
@@ -343,8 +409,11 @@ void RedisRegistry::SendScriptCall(std::shared_ptr<ScriptCall> call) {
       if (!reloading_) Log(true, "redis lost its scripts; loading them again", ReplyText(reply));
       reloading_ = true;
       noscript_calls_.push_back(call);
-    } else if (call->done) {
-      call->done(reply);
+    } else {
+      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+        NoteRefusal("a script", ReplyText(reply));
+      }
+      if (call->done) call->done(reply);
     }
     if (reloading_ && scripts_in_flight_ == 0) ResendHeldCalls();
   });
@@ -422,9 +491,17 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
     }
     return;
   }
+  SendRegister(peer, token, connection, std::move(done), local_result, std::move(before_queue),
+               std::move(after_queue));
+}
+
+void RedisRegistry::SendRegister(const std::string& peer, std::string_view token,
+                                 PeerConnection* connection, RegisterCallback done,
+                                 RegisterResult local_result, std::vector<Held> before_queue,
+                                 std::vector<Held> held) {
   registering_[peer] = std::make_unique<Registering>(
-      Registering{connection, std::string(token), std::move(done), std::move(after_queue),
-                  std::nullopt, std::move(before_queue)});
+      Registering{connection, std::string(token), std::move(done), std::move(held), std::nullopt,
+                  std::move(before_queue)});
   RunScript(kRegister,
             {Key("peers"), Key("tokens"), Key("queue:" + peer),
              Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
@@ -461,8 +538,11 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
     }
     return;
   }
-  // Without an answer (Redis went away) the peer is served locally; OnUp() claims it again.
+  // Without an answer (Redis went away) the peer is served locally; OnUp() claims it again. An
+  // error answer (Redis refused the write: full, read-only...) is no claim either: the next
+  // heartbeat that Redis accepts claims it again.
   peers_.Set(peer, claim->connection, claim->token);
+  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) unclaimed_.insert(peer);
   const bool took_over = answered && ReplyText(reply->element[0]) == "TOOK";
   claim->done(took_over ? RegisterResult::kTookOver : local_result);
   const PeerTable::Entry* entry = peers_.Find(peer);
@@ -547,8 +627,12 @@ void RedisRegistry::SendRelease(const std::string& peer) {
     SendUnregister(peer);  // remembered for OnUp()
     return;
   }
+  releasing_[peer] = Releasing{};
+  StartRelease(peer);
+}
+
+void RedisRegistry::StartRelease(const std::string& peer) {
   Releasing& releasing = releasing_[peer];
-  releasing = Releasing{};
   releasing.nonce = options_.pod_id + "-" + std::to_string(++release_count_);
   RunScript(kRelease,
             {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers"),
@@ -556,10 +640,11 @@ void RedisRegistry::SendRelease(const std::string& peer) {
             {options_.prefix, peer, options_.pod_id, releasing.nonce,
              std::to_string(kReleaseMarkerTtl.count())},
             [this, peer, nonce = releasing.nonce](redisReply* reply) {
-              if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
-                return;  // OnReleased() takes it from here
+              // Released: OnReleased() takes it from here. No answer: OnUp() starts again.
+              if (reply == nullptr || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)) {
+                return;
               }
-              // Not held here after all (reaped, or taken over), or no answer: no marker comes.
+              // Not held here after all (reaped, or taken over): no marker comes.
               FinishRelease(peer, nonce, /*requeued=*/false);
             });
 }
@@ -567,16 +652,18 @@ void RedisRegistry::SendRelease(const std::string& peer) {
 // Every frame published to this pod before the release step ran has arrived: those that came
 // for the peer since go in front of its queue, unless someone claimed it meanwhile (then newer
 // frames may have reached it already, and they go back to their senders' pods instead).
-void RedisRegistry::OnReleased(std::string_view peer_view, std::string_view nonce_view) {
-  const std::string peer(peer_view);
-  const std::string nonce(nonce_view);
-  auto it = releasing_.find(peer);
+void RedisRegistry::OnReleased(std::string_view peer, std::string_view nonce) {
+  auto it = releasing_.find(std::string(peer));
   if (it == releasing_.end() || it->second.nonce != nonce || it->second.requeueing) return;
-  Releasing& releasing = it->second;
-  releasing.requeueing = true;
+  it->second.requeueing = true;
+  SendRequeue(it->first);
+}
+
+void RedisRegistry::SendRequeue(const std::string& peer) {
+  Releasing& releasing = releasing_[peer];
   std::erase_if(releasing.frames, [](const Held& held) { return !held.queue_if_absent; });
   if (releasing.frames.empty()) {
-    FinishRelease(peer, nonce, /*requeued=*/true);
+    FinishRelease(peer, releasing.nonce, /*requeued=*/true);
     return;
   }
   const std::string expire_ms = std::to_string(
@@ -586,12 +673,30 @@ void RedisRegistry::OnReleased(std::string_view peer_view, std::string_view nonc
   for (const Held& held : releasing.frames) {
     entries.push_back(held.sender_pod + " " + held.sender + " " + held.frame);
   }
-  std::vector<std::string_view> args = {nonce, expire_ms};
+  std::vector<std::string_view> args = {releasing.nonce, expire_ms};
   args.insert(args.end(), entries.begin(), entries.end());
   RunScript(kRequeue, {Key("queue:" + peer), Key("released:" + peer)}, args,
-            [this, peer, nonce](redisReply* reply) {
+            [this, peer, nonce = releasing.nonce](redisReply* reply) {
+              if (reply == nullptr) return;  // OnUp() sends it again
               FinishRelease(peer, nonce, !IsError(reply) && ReplyText(reply) == "Q");
             });
+}
+
+// After the link came back: a release whose marker may have been lost with the subscription is
+// run again (a fresh nonce; if Redis no longer names this pod, its frames go back to their
+// senders' pods), and a requeue that got no answer is sent again (after a restart its nonce is
+// gone, so the frames go back too).
+void RedisRegistry::ResumeReleases() {
+  std::vector<std::pair<std::string, bool>> releases;
+  for (const auto& [peer, releasing] : releasing_)
+    releases.emplace_back(peer, releasing.requeueing);
+  for (const auto& [peer, requeueing] : releases) {
+    if (requeueing) {
+      SendRequeue(peer);
+    } else {
+      StartRelease(peer);
+    }
+  }
 }
 
 // Ends a release: the frames held for the peer were put in front of its queue (`requeued`), or

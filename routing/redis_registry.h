@@ -94,6 +94,11 @@ class RedisRegistry : public Registry {
   void OnLost(std::string_view why);
   void ScheduleReconnect();
   void Heartbeat();
+  void OnHeartbeatReply(redisReply* reply);
+  void NoteRefusal(std::string_view what, std::string_view error);
+  // Claims every local peer (or one) again, holding its frames as a registration does.
+  void ReclaimAll();
+  void Reclaim(const std::string& peer);
 
   // Runs a loaded script; after NOSCRIPT, loads the scripts again and retries, keeping order.
   void RunScript(int script, const std::vector<std::string_view>& keys,
@@ -102,6 +107,11 @@ class RedisRegistry : public Registry {
   void ResendHeldCalls();
   void FailHeldCalls();
 
+  // Runs the register step for `peer`; `before_queue` and `held` are frames to deliver before
+  // and after the queue it hands back.
+  void SendRegister(const std::string& peer, std::string_view token, PeerConnection* connection,
+                    RegisterCallback done, RegisterResult local_result,
+                    std::vector<Held> before_queue, std::vector<Held> held);
   void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
   // Makes `connection` register once the abandoned `claim` (or the connection already waiting
   // for it) has given the id back, instead of being refused for the old holder's token.
@@ -111,7 +121,11 @@ class RedisRegistry : public Registry {
   // Releases a peer that left this pod (the release step) and keeps what still arrives for it
   // until the release marker comes back (OnReleased).
   void SendRelease(const std::string& peer);
+  void StartRelease(const std::string& peer);
   void OnReleased(std::string_view peer, std::string_view nonce);
+  void SendRequeue(const std::string& peer);
+  void ResumeReleases();
+  void ForgetQueuesLostWithRedis();
   void FinishRelease(const std::string& peer, const std::string& nonce, bool requeued);
   // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
   // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the
@@ -177,6 +191,12 @@ class RedisRegistry : public Registry {
   std::string last_failure_;  // why the link last failed, logged once per cause while down
   bool closing_ = false;
   std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
+  std::optional<Clock::time_point> last_alive_at_;      // when the last accepted one was sent
+  bool liveness_lapsed_ = false;                        // Redis refused the liveness key
+  std::string redis_run_id_;                            // INFO's run_id at the last connect
+  bool redis_restarted_ = false;                        // it changed: Redis' queues are gone
+  std::string last_refusal_;                            // the last error answer, logged once
+  std::unordered_set<std::string> unclaimed_;           // local peers Redis refused to register
   std::vector<std::string> script_texts_;               // the scripts as this pod loads them
   std::vector<std::string> script_shas_;
   int scripts_in_flight_ = 0;

@@ -42,6 +42,7 @@ struct RoutingStats {
   uint64_t bounced = 0;           // frames handed back to their sender's pod: target not here
   int redis_up = -1;              // 1 up, 0 down, -1 no Redis backend
   uint64_t redis_reconnects = 0;  // times the link to Redis was lost
+  uint64_t redis_errors = 0;      // commands Redis answered with an error (full, read-only...)
   const LatencyHistogram* redis_latency = nullptr;  // Redis command round trips, if any
 };
 

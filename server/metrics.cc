@@ -87,6 +87,9 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
     Single(&out, "switchboard_redis_reconnects_total", "counter",
            "Times the link to Redis was lost (and then re-established with backoff).",
            static_cast<double>(routing.redis_reconnects));
+    Single(&out, "switchboard_redis_errors_total", "counter",
+           "Commands Redis answered with an error (out of memory, read-only replica...).",
+           static_cast<double>(routing.redis_errors));
     Single(&out, "switchboard_redis_owner_lookups_total", "counter",
            "Cross-pod messages whose target's pod was looked up in Redis (a script) instead of "
            "known from the pod's cache (one PUBLISH).",

@@ -1028,6 +1028,92 @@ TEST_F(RedisRegistryTest, AnIdHeldByADeadPodCanBeRegistered) {
   EXPECT_TRUE(bob_.closes().empty());
 }
 
+// Redis restarts empty while frames wait in it for an absent peer: their queue is gone, and the
+// sender is told at once, rather than the expiry check finding no trace and taking it as
+// delivered. The peer, coming later, gets nothing.
+TEST_F(RedisRegistryTest, FramesQueuedInARedisThatRestartedAreReportedToTheirSenders) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  Route(a(), "alice", "dave", "q1");
+  Route(a(), "alice", "dave", "q2");
+  Route(b(), "carol", "dave", "q3");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "all three queued"));
+  const int port = redis_.port();
+  redis_.Kill();
+  std::string error;
+  ASSERT_TRUE(redis_.Start(port, &error)) << error;
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty() && !carol_.notices().empty(); },
+                        milliseconds(15000), "both senders are told"));
+  EXPECT_EQ(alice_.notices(), (Strings{"dave peer-unavailable ref="}));
+  EXPECT_EQ(carol_.notices(), (Strings{"dave peer-unavailable ref="}));
+  ASSERT_EQ(Register(a(), "dave", dave_), RegisterResult::kRegistered);
+  PumpFor(milliseconds(200));
+  EXPECT_TRUE(dave_.frames().empty());
+  EXPECT_EQ(alice_.notices().size(), 1u) << "told once";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The liveness key lapsing while the link stays up.
+
+constexpr PodOptions kQuickLiveness{.heartbeat = milliseconds(200), .alive_ttl = milliseconds(600)};
+
+// A pod frozen (SIGSTOP: a throttled container, a stalled node) for longer than its liveness
+// TTL is reaped by the others. Its link to Redis never dropped, so only its own clock can tell
+// it was away: when it resumes it claims its peers again, and frames reach them.
+TEST_F(RedisRegistryTest, AFrozenPodClaimsItsPeersAgainWhenItResumes) {
+  StartPods(kQuickLiveness);
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  const pid_t child = StartPodProcess("pod-frozen", "bob", kQuickLiveness);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(OwnerOf("bob"), "pod-frozen");
+  KillChild(child, SIGSTOP);
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "the frozen pod is reaped"));
+  KillChild(child, SIGCONT);
+  ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "pod-frozen"; }, "bob is claimed again"));
+  Route(a(), "alice", "bob", "after the freeze");
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().relayed_remote == 1; }, "the frame is relayed"));
+  EXPECT_EQ(a().stats().queued, 0u);
+  EXPECT_TRUE(alice_.notices().empty()) << Describe();
+}
+
+// Redis full (maxmemory, noeviction) refuses the heartbeat's SET and every script: each refusal
+// is a failure, counted and logged once, not an answer. The liveness keys lapse and the pods
+// reap each other; once Redis takes writes again each pod claims its peers again, including
+// one that registered while Redis refused (served locally meanwhile).
+TEST_F(RedisRegistryTest, PodsWhoseWritesRedisRefusedClaimTheirPeersAgain) {
+  StartPods(kQuickLiveness);
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_EQ(Redis({"CONFIG", "SET", "maxmemory-policy", "noeviction"}), "OK");
+  ASSERT_EQ(Redis({"CONFIG", "SET", "maxmemory", "1"}), "OK");
+  ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered) << "served locally";
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return Redis({"EXISTS", Key("alive:pod-a")}) == "0";
+      },
+      "pod-a's liveness key lapses"));
+  PumpFor(milliseconds(400));
+  EXPECT_GT(a().stats().redis_errors, 0u);
+  const size_t refusals = std::count_if(backend_log_.begin(), backend_log_.end(), [](auto& line) {
+    return line.find("pod-a warning: redis refused a command (the liveness key") == 0;
+  });
+  EXPECT_EQ(refusals, 1u) << "logged once while it lasts\n" << Describe();
+  ASSERT_EQ(Redis({"CONFIG", "SET", "maxmemory", "0"}), "OK");
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return OwnerOf("alice") == "pod-a" && OwnerOf("bob") == "pod-b" &&
+               OwnerOf("carol") == "pod-a";
+      },
+      "every peer is claimed again"));
+  PumpFor(milliseconds(700));  // past the TTL: the pods do not reap each other again
+  EXPECT_EQ(OwnerOf("alice"), "pod-a");
+  EXPECT_EQ(OwnerOf("bob"), "pod-b");
+  Route(b(), "bob", "carol", "after the refusals");
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == 1; }, "carol gets it"));
+  EXPECT_TRUE(bob_.notices().empty()) << Describe();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The owner cache: one PUBLISH per cross-pod frame, and order while a peer moves.
 
