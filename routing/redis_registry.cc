@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <random>
 #include <utility>
 
 #include "routing/redis_scripts.h"
+#include "routing/script_runner.h"
 
 namespace switchboard::routing {
 
@@ -54,11 +54,6 @@ std::string TokenHash(std::string_view token) {
   return text;
 }
 
-double RandomUnit() {
-  std::random_device device;
-  return std::uniform_real_distribution<double>(0.0, 1.0)(device);
-}
-
 }  // namespace
 
 // A frame that arrived for a peer whose registration is still on its way to Redis: it is
@@ -104,42 +99,36 @@ struct RedisRegistry::Publish {
   std::string ref;
 };
 
-// A (sender, target) pair with frames queued in Redis, and when to check whether they expired.
-struct RedisRegistry::Tracker {
-  std::string sender_pod;
-  std::string sender;
-  std::string target;
-  Clock::time_point check_at;
-};
+namespace {
 
-// A script call, kept whole so that it can be sent again after NOSCRIPT.
-struct RedisRegistry::ScriptCall {
-  std::vector<std::string> command;  // EVALSHA <sha> <key count> <keys...> <args...>
-  RedisConnection::ReplyCallback done;
-};
+// Each pod loads its own copy of the scripts, marked with its id, so it has SHAs of its own:
+// after a SCRIPT FLUSH another pod reloading its copy cannot make this pod's EVALSHAs succeed
+// while earlier ones of this pod still wait to be retried (script_runner.h).
+std::vector<std::string> ScriptsOfPod(const std::string& pod_id) {
+  std::vector<std::string> texts;
+  for (const std::string_view* script : kScripts) {
+    texts.push_back("-- loaded by pod " + pod_id + "\n" + std::string(*script));
+  }
+  return texts;
+}
+
+}  // namespace
 
 RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
-    : loop_(loop),
-      options_(std::move(options)),
-      channel_(options_.prefix + ":pod:" + options_.pod_id),
-      commands_(loop, options_.address, "commands",
-                {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
-      subscriber_(loop, options_.address, "subscriber",
-                  {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
-      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)),
-      owners_(options_.owner_cache_size) {
-  uv_timer_init(loop_, &reconnect_timer_);
-  reconnect_timer_.data = this;
-  uv_timer_init(loop_, &heartbeat_timer_);
-  heartbeat_timer_.data = this;
-  script_shas_.resize(kScriptCount);
-  // Each pod loads its own copy of the scripts, marked with its id, so it has SHAs of its own:
-  // after a SCRIPT FLUSH another pod reloading its copy cannot make this pod's EVALSHAs succeed
-  // while earlier ones of this pod still wait to be retried (see SendScriptCall).
-  for (const std::string_view* script : kScripts) {
-    script_texts_.push_back("-- loaded by pod " + options_.pod_id + "\n" + std::string(*script));
-  }
-}
+    : options_(std::move(options)),
+      link_(loop,
+            {.address = options_.address,
+             .channel = options_.prefix + ":pod:" + options_.pod_id,
+             .liveness_key = options_.prefix + ":alive:" + options_.pod_id,
+             .heartbeat = options_.heartbeat,
+             .alive_ttl = options_.alive_ttl,
+             .scripts = ScriptsOfPod(options_.pod_id)},
+            {.up = [this](bool restarted) { OnUp(restarted); },
+             .message = [this](std::string_view message) { OnPodMessage(message); },
+             .alive = [this](bool lapsed) { OnAlive(lapsed); },
+             .heartbeat = [this] { OnHeartbeat(); },
+             .log = options_.log}),
+      owners_(options_.owner_cache_size) {}
 
 RedisRegistry::~RedisRegistry() { Close(); }
 
@@ -159,75 +148,17 @@ void RedisRegistry::Log(bool warning, std::string_view message, std::string_view
 }
 
 // ---------------------------------------------------------------------------------------------
-// The link to Redis.
+// The link to Redis (redis_link.h) and what this pod does when it comes and goes.
 
-void RedisRegistry::Start() {
-  auto on_heartbeat = [](uv_timer_t* timer) {
-    static_cast<RedisRegistry*>(timer->data)->Heartbeat();
-  };
-  const auto period = static_cast<uint64_t>(options_.heartbeat.count());
-  uv_timer_start(&heartbeat_timer_, on_heartbeat, period, period);
-  Connect();
-}
+void RedisRegistry::Start() { link_.Start(); }
 
-void RedisRegistry::Connect() {
-  commands_.Connect();
-  subscriber_.Connect();
-}
-
-void RedisRegistry::OnConnected() {
-  if (!commands_.connected() || !subscriber_.connected()) return;  // wait for the other one
-  // Its run_id tells whether Redis restarted while the link was down (its queues are gone then);
-  // the reply comes before the scripts are loaded, so before OnUp().
-  commands_.Command({"INFO", "server"}, [this](redisReply* reply) {
-    if (reply == nullptr || reply->type != REDIS_REPLY_STRING) return;
-    const std::string_view info = ReplyText(reply);
-    const size_t at = info.find("run_id:");
-    if (at == std::string_view::npos) return;
-    const std::string_view rest = info.substr(at + 7);
-    std::string run_id(rest.substr(0, rest.find_first_of("\r\n")));
-    if (!redis_run_id_.empty() && run_id != redis_run_id_) redis_restarted_ = true;
-    redis_run_id_ = std::move(run_id);
-  });
-  subscriber_.Subscribe(channel_, [this](redisReply* reply) {
-    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
-    const std::string_view kind = ReplyText(reply->element[0]);
-    if (kind == "subscribe") {
-      LoadScripts();
-    } else if (kind == "message") {
-      OnPodMessage(ReplyText(reply->element[2]));
-    }
-  });
-}
-
-void RedisRegistry::LoadScripts() {
-  auto loaded = std::make_shared<int>(0);
-  for (int script = 0; script < kScriptCount; ++script) {
-    commands_.Command({"SCRIPT", "LOAD", script_texts_[script]},
-                      [this, script, loaded](redisReply* reply) {
-                        if (IsError(reply)) {
-                          if (reply != nullptr)
-                            OnLost(std::string("SCRIPT LOAD failed: ") + reply->str);
-                          return;
-                        }
-                        script_shas_[script] = std::string(ReplyText(reply));
-                        if (++*loaded == kScriptCount && !up_) OnUp();
-                      });
-  }
-}
-
-void RedisRegistry::OnUp() {
-  up_ = true;
-  last_failure_.clear();
-  backoff_.Reset();
-  Log(false, "redis up", options_.address.host + ":" + std::to_string(options_.address.port));
-  Heartbeat();
+void RedisRegistry::OnUp(bool restarted) {
   std::unordered_set<std::string> left = std::move(left_while_down_);
   left_while_down_.clear();
   for (const std::string& peer : left) {
     if (peers_.Find(peer) == nullptr) SendUnregister(peer);
   }
-  if (redis_restarted_) ForgetQueuesLostWithRedis();
+  if (restarted) ForgetQueuesLostWithRedis();
   ResumeReleases();
   // Redis may have restarted empty, or reaped this pod while it was away: claim every local
   // peer again.
@@ -238,14 +169,10 @@ void RedisRegistry::OnUp() {
 // is told now, once per target, instead of its expiry check finding no trace and taking that as
 // delivered.
 void RedisRegistry::ForgetQueuesLostWithRedis() {
-  redis_restarted_ = false;
-  Log(true, "redis restarted; telling the senders of the frames queued in it", redis_run_id_);
-  std::deque<Tracker> trackers = std::move(trackers_);
-  trackers_.clear();
-  tracked_pairs_.clear();
-  for (const Tracker& tracker : trackers) {
-    TellSender(tracker.sender_pod, tracker.sender, tracker.target, Undeliverable::kPeerUnavailable,
-               {});
+  Log(true, "redis restarted; telling the senders of the frames queued in it",
+      std::to_string(expiry_.size()) + " (sender, target) pairs");
+  for (const ExpiryTracker::Pair& pair : expiry_.TakeAll()) {
+    TellSender(pair.sender_pod, pair.sender, pair.target, Undeliverable::kPeerUnavailable, {});
   }
 }
 
@@ -271,89 +198,9 @@ void RedisRegistry::Reclaim(const std::string& peer) {
   SendRegister(peer, token, connection, done, RegisterResult::kRegistered, {}, {});
 }
 
-void RedisRegistry::OnLost(std::string_view why) {
-  if (closing_) return;
-  const bool was_up = up_;
-  up_ = false;
-  heartbeat_sent_at_.reset();
-  FailHeldCalls();
-  // The two connections are one link: drop the other too, so both come back together and the
-  // subscription is never missing while commands flow.
-  commands_.Drop();
-  subscriber_.Drop();
-  if (was_up) {
-    ++stats_.redis_reconnects;
-    Log(true, "redis lost", why);
-  } else if (why != last_failure_) {
-    // Once per cause, not per retry: a wrong password or host must show in the logs without
-    // flooding them while it lasts.
-    Log(true, "redis unreachable", why);
-  }
-  last_failure_ = std::string(why);
-  ScheduleReconnect();
-}
-
-void RedisRegistry::FailHeldCalls() {
-  reloading_ = false;
-  std::deque<std::shared_ptr<ScriptCall>> calls = std::move(noscript_calls_);
-  calls.insert(calls.end(), waiting_calls_.begin(), waiting_calls_.end());
-  noscript_calls_.clear();
-  waiting_calls_.clear();
-  for (auto& call : calls) {
-    if (call->done) call->done(nullptr);
-  }
-}
-
-void RedisRegistry::ScheduleReconnect() {
-  if (closing_ || uv_is_active(reinterpret_cast<uv_handle_t*>(&reconnect_timer_))) return;
-  const auto delay = backoff_.Next(RandomUnit());
-  uv_timer_start(
-      &reconnect_timer_,
-      [](uv_timer_t* timer) { static_cast<RedisRegistry*>(timer->data)->Connect(); },
-      static_cast<uint64_t>(delay.count()), 0);
-}
-
-void RedisRegistry::Heartbeat() {
-  if (!up_) return;
-  // A link can die without hiredis noticing (its libuv adapter ignores poll errors): a heartbeat
-  // unanswered for as long as the liveness key lives means the link is gone.
-  const auto now = Clock::now();
-  if (heartbeat_sent_at_ && now - *heartbeat_sent_at_ > options_.alive_ttl) {
-    OnLost("no reply from Redis within the liveness TTL");
-    return;
-  }
-  const std::string ttl = std::to_string(options_.alive_ttl.count());
-  if (!heartbeat_sent_at_) {
-    heartbeat_sent_at_ = now;
-    commands_.Command({"SET", Key("alive:" + options_.pod_id), "1", "PX", ttl},
-                      [this](redisReply* reply) { OnHeartbeatReply(reply); });
-  }
-  commands_.Command({"SADD", Key("pods"), options_.pod_id}, nullptr);
-  RunScript(kReap, {Key("pods"), Key("peers"), Key("tokens")}, {options_.prefix, options_.pod_id},
-            [this](redisReply* reply) {
-              if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
-                Log(true, "removed the peers of dead pods", std::to_string(reply->integer));
-              }
-            });
-}
-
-// The liveness key is what keeps the other pods from reaping this pod's peers. If it may have
-// lapsed (Redis refused to set it, or this pod was frozen or starved for longer than its TTL),
-// they may have been reaped: once Redis takes the key again, this pod claims them all again.
-void RedisRegistry::OnHeartbeatReply(redisReply* reply) {
-  if (reply == nullptr || !heartbeat_sent_at_) return;  // the link is gone: OnUp() reclaims
-  const Clock::time_point sent_at = *heartbeat_sent_at_;
-  heartbeat_sent_at_.reset();
-  if (reply->type == REDIS_REPLY_ERROR) {
-    NoteRefusal("the liveness key", ReplyText(reply));
-    liveness_lapsed_ = true;
-    return;
-  }
-  const bool lapsed =
-      liveness_lapsed_ || (last_alive_at_ && sent_at - *last_alive_at_ > options_.alive_ttl);
-  last_alive_at_ = sent_at;
-  liveness_lapsed_ = false;
-  last_refusal_.clear();
+// Redis took this pod's liveness key. If it may have lapsed before, the other pods may have
+// reaped this pod's peers: claim them all again. Otherwise claim those Redis refused earlier.
+void RedisRegistry::OnAlive(bool lapsed) {
   if (lapsed) {
     Log(true, "this pod's liveness key lapsed; claiming its peers again",
         std::to_string(peers_.size()) + " peers");
@@ -365,72 +212,16 @@ void RedisRegistry::OnHeartbeatReply(redisReply* reply) {
   for (const std::string& peer : unclaimed) Reclaim(peer);
 }
 
-// An error answer is a failure, never an answer: counted, and logged once per cause while it
-// lasts.
-void RedisRegistry::NoteRefusal(std::string_view what, std::string_view error) {
-  ++stats_.redis_errors;
-  std::string cause = std::string(what) + ": " + std::string(error);
-  if (cause == last_refusal_) return;
-  Log(true, "redis refused a command", cause);
-  last_refusal_ = std::move(cause);
-}
-
-void RedisRegistry::RunScript(int script, const std::vector<std::string_view>& keys,
-                              const std::vector<std::string_view>& args,
-                              RedisConnection::ReplyCallback done) {
-  auto call = std::make_shared<ScriptCall>();
-  call->command = {"EVALSHA", script_shas_[script], std::to_string(keys.size())};
-  call->command.insert(call->command.end(), keys.begin(), keys.end());
-  call->command.insert(call->command.end(), args.begin(), args.end());
-  call->done = std::move(done);
-  if (reloading_) {
-    waiting_calls_.push_back(std::move(call));
-    return;
-  }
-  SendScriptCall(std::move(call));
-}
-
-// After a SCRIPT FLUSH every script call fails with NOSCRIPT until the scripts are loaded again.
-// Retrying each one as its error comes back would let calls still in the pipeline, which succeed
-// once the first retry has reloaded the script, overtake the ones retried before them, and
-// reorder a sender's frames. So: hold every NOSCRIPT call, and every new call, until no script
-// call is in flight; then load the scripts and send them all again, in their original order.
-// This holds because no one else can load this pod's copy of the scripts (see the constructor).
-void RedisRegistry::SendScriptCall(std::shared_ptr<ScriptCall> call) {
-  const auto sent_at = Clock::now();
-  ++scripts_in_flight_;
-  const std::vector<std::string_view> command(call->command.begin(), call->command.end());
-  const bool sent = commands_.Command(command, [this, call, sent_at](redisReply* reply) {
-    --scripts_in_flight_;
-    if (closing_) return;  // after Close() no callback is made
-    command_latency_.Observe(std::chrono::duration<double>(Clock::now() - sent_at).count());
-    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
-        ReplyText(reply).starts_with("NOSCRIPT")) {
-      if (!reloading_) Log(true, "redis lost its scripts; loading them again", ReplyText(reply));
-      reloading_ = true;
-      noscript_calls_.push_back(call);
-    } else {
-      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
-        NoteRefusal("a script", ReplyText(reply));
-      }
-      if (call->done) call->done(reply);
-    }
-    if (reloading_ && scripts_in_flight_ == 0) ResendHeldCalls();
-  });
-  if (!sent) {
-    --scripts_in_flight_;
-    if (call->done) call->done(nullptr);
-  }
-}
-
-void RedisRegistry::ResendHeldCalls() {
-  reloading_ = false;
-  std::deque<std::shared_ptr<ScriptCall>> calls = std::move(noscript_calls_);
-  noscript_calls_.clear();
-  calls.insert(calls.end(), waiting_calls_.begin(), waiting_calls_.end());
-  waiting_calls_.clear();
-  LoadScripts();  // pipelined ahead of the calls below
-  for (auto& call : calls) SendScriptCall(std::move(call));
+// Each heartbeat: announce this pod and reap the peers of pods that are gone.
+void RedisRegistry::OnHeartbeat() {
+  link_.Command({"SADD", Key("pods"), options_.pod_id}, nullptr);
+  link_.RunScript(
+      kReap, {Key("pods"), Key("peers"), Key("tokens")}, {options_.prefix, options_.pod_id},
+      [this](redisReply* reply) {
+        if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+          Log(true, "removed the peers of dead pods", std::to_string(reply->integer));
+        }
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,7 +271,7 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
     for (const std::string& pod : released->second.fences) AnswerFence(peer, pod);
     releasing_.erase(released);
   }
-  if (!up_) {
+  if (!link_.up()) {
     // Local peers keep working without Redis; OnUp() claims the id when Redis is back.
     peers_.Set(peer, connection, token);
     done(local_result);
@@ -502,13 +293,13 @@ void RedisRegistry::SendRegister(const std::string& peer, std::string_view token
   registering_[peer] = std::make_unique<Registering>(
       Registering{connection, std::string(token), std::move(done), std::move(held), std::nullopt,
                   std::move(before_queue)});
-  RunScript(kRegister,
-            {Key("peers"), Key("tokens"), Key("queue:" + peer),
-             Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
-            {options_.prefix, peer, options_.pod_id, TokenHash(token)},
-            [this, peer, local_result](redisReply* reply) {
-              OnRegisterReply(peer, local_result, reply);
-            });
+  link_.RunScript(kRegister,
+                  {Key("peers"), Key("tokens"), Key("queue:" + peer),
+                   Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
+                  {options_.prefix, peer, options_.pod_id, TokenHash(token)},
+                  [this, peer, local_result](redisReply* reply) {
+                    OnRegisterReply(peer, local_result, reply);
+                  });
 }
 
 void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
@@ -612,18 +403,19 @@ void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& c
 }
 
 void RedisRegistry::SendUnregister(const std::string& peer) {
-  if (!up_) {
+  if (!link_.up()) {
     // Redis may still hold the id for this pod (the link broke, Redis did not restart): OnUp()
     // releases it, or the peer could not reconnect on another pod.
     left_while_down_.insert(peer);
     return;
   }
-  RunScript(kUnregister, {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
-            {peer, options_.pod_id}, nullptr);
+  link_.RunScript(kUnregister,
+                  {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
+                  {peer, options_.pod_id}, nullptr);
 }
 
 void RedisRegistry::SendRelease(const std::string& peer) {
-  if (!up_) {
+  if (!link_.up()) {
     SendUnregister(peer);  // remembered for OnUp()
     return;
   }
@@ -634,19 +426,20 @@ void RedisRegistry::SendRelease(const std::string& peer) {
 void RedisRegistry::StartRelease(const std::string& peer) {
   Releasing& releasing = releasing_[peer];
   releasing.nonce = options_.pod_id + "-" + std::to_string(++release_count_);
-  RunScript(kRelease,
-            {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers"),
-             Key("released:" + peer)},
-            {options_.prefix, peer, options_.pod_id, releasing.nonce,
-             std::to_string(kReleaseMarkerTtl.count())},
-            [this, peer, nonce = releasing.nonce](redisReply* reply) {
-              // Released: OnReleased() takes it from here. No answer: OnUp() starts again.
-              if (reply == nullptr || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)) {
-                return;
-              }
-              // Not held here after all (reaped, or taken over): no marker comes.
-              FinishRelease(peer, nonce, /*requeued=*/false);
-            });
+  link_.RunScript(
+      kRelease,
+      {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers"),
+       Key("released:" + peer)},
+      {options_.prefix, peer, options_.pod_id, releasing.nonce,
+       std::to_string(kReleaseMarkerTtl.count())},
+      [this, peer, nonce = releasing.nonce](redisReply* reply) {
+        // Released: OnReleased() takes it from here. No answer: OnUp() starts again.
+        if (reply == nullptr || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)) {
+          return;
+        }
+        // Not held here after all (reaped, or taken over): no marker comes.
+        FinishRelease(peer, nonce, /*requeued=*/false);
+      });
 }
 
 // Every frame published to this pod before the release step ran has arrived: those that came
@@ -675,11 +468,11 @@ void RedisRegistry::SendRequeue(const std::string& peer) {
   }
   std::vector<std::string_view> args = {releasing.nonce, expire_ms};
   args.insert(args.end(), entries.begin(), entries.end());
-  RunScript(kRequeue, {Key("queue:" + peer), Key("released:" + peer)}, args,
-            [this, peer, nonce = releasing.nonce](redisReply* reply) {
-              if (reply == nullptr) return;  // OnUp() sends it again
-              FinishRelease(peer, nonce, !IsError(reply) && ReplyText(reply) == "Q");
-            });
+  link_.RunScript(kRequeue, {Key("queue:" + peer), Key("released:" + peer)}, args,
+                  [this, peer, nonce = releasing.nonce](redisReply* reply) {
+                    if (reply == nullptr) return;  // OnUp() sends it again
+                    FinishRelease(peer, nonce, !IsError(reply) && ReplyText(reply) == "Q");
+                  });
 }
 
 // After the link came back: a release whose marker may have been lost with the subscription is
@@ -773,7 +566,7 @@ void RedisRegistry::RouteOwn(std::string_view from, std::string_view to, std::st
 
 void RedisRegistry::RouteRemote(std::string_view from, std::string_view to, std::string_view frame,
                                 std::string_view ref, bool queue_if_absent) {
-  if (!up_) {
+  if (!link_.up()) {
     TellSender(options_.pod_id, from, to, Undeliverable::kUnavailable, ref);
     return;
   }
@@ -793,8 +586,8 @@ void RedisRegistry::PublishTo(OwnerCache::Entry& owner, std::string_view from, s
                                std::string(ref)});
   owner.last_publish = publish_sequence_;
   const std::string channel = PodChannel(owner.pod);
-  if (!commands_.Command({"PUBLISH", channel, publishes_.back().message},
-                         [this](redisReply* reply) { OnPublishReply(reply); })) {
+  if (!link_.Command({"PUBLISH", channel, publishes_.back().message},
+                     [this](redisReply* reply) { OnPublishReply(reply); })) {
     OnPublishReply(nullptr);
   }
 }
@@ -857,8 +650,8 @@ void RedisRegistry::SendFence(std::string_view target_view, std::string_view pod
     detours_.FenceAnswered(target, pod);
     FinishDetours();
   };
-  if (!commands_.Command({"PUBLISH", PodChannel(pod), EncodeFence(target, options_.pod_id)},
-                         answered)) {
+  if (!link_.Command({"PUBLISH", PodChannel(pod), EncodeFence(target, options_.pod_id)},
+                     answered)) {
     answered(nullptr);
   }
 }
@@ -902,13 +695,13 @@ void RedisRegistry::ListPeers(ListCallback done) {
     for (size_t i = 0; i < reply->elements; ++i) ids.emplace_back(ReplyText(reply->element[i]));
     done(std::move(ids));
   };
-  if (!up_ || !commands_.Command({"HKEYS", Key("peers")}, on_reply)) done(std::nullopt);
+  if (!link_.up() || !link_.Command({"HKEYS", Key("peers")}, on_reply)) done(std::nullopt);
 }
 
 void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
                                       std::string_view target, std::string_view frame,
                                       std::string_view ref, bool queue_if_absent) {
-  if (!up_) {
+  if (!link_.up()) {
     TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
     return;
   }
@@ -918,7 +711,7 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
   const std::string expire_ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
   const std::string max_queued = std::to_string(options_.max_queued_per_peer);
-  RunScript(
+  link_.RunScript(
       kRoute, {Key("peers"), Key("queue:" + std::string(target)), Key("tokens")},
       {options_.prefix, target, sender_pod, sender, frame, expire_ms, max_queued, options_.pod_id,
        queue_if_absent ? "queue" : "drop"},
@@ -1049,17 +842,16 @@ void RedisRegistry::BounceHeld(std::string_view target, const Held& held) {
     // correct it, before the sender's pod routes the frame again.
     SendUnregister(std::string(target));
   }
-  if (!up_) return;  // the sender's pod treats the lost link as a failure of what it sent
-  commands_.Command(
+  if (!link_.up()) return;  // the sender's pod treats the lost link as a failure of what it sent
+  link_.Command(
       {"PUBLISH", PodChannel(held.sender_pod),
        EncodeBounce(target, options_.pod_id, held.sender, held.frame, held.queue_if_absent)},
       nullptr);
 }
 
 void RedisRegistry::AnswerFence(std::string_view target, std::string_view pod) {
-  if (!up_) return;
-  commands_.Command({"PUBLISH", PodChannel(pod), EncodeFenceAnswer(target, options_.pod_id)},
-                    nullptr);
+  if (!link_.up()) return;
+  link_.Command({"PUBLISH", PodChannel(pod), EncodeFenceAnswer(target, options_.pod_id)}, nullptr);
 }
 
 void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sender,
@@ -1073,8 +865,8 @@ void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sen
   }
   // A sender on another pod only hears of expiry (the only failure known after its pod let go of
   // the frame); its pod told it of anything else already.
-  if (reason != Undeliverable::kPeerUnavailable || !up_) return;
-  commands_.Command({"PUBLISH", PodChannel(sender_pod), EncodeExpired(sender, target)}, nullptr);
+  if (reason != Undeliverable::kPeerUnavailable || !link_.up()) return;
+  link_.Command({"PUBLISH", PodChannel(sender_pod), EncodeExpired(sender, target)}, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1082,56 +874,45 @@ void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sen
 
 void RedisRegistry::Track(std::string_view sender_pod, std::string_view sender,
                           std::string_view target, Clock::time_point check_at) {
-  std::string pair =
-      std::string(sender_pod) + ' ' + std::string(sender) + ' ' + std::string(target);
-  if (!tracked_pairs_.insert(std::move(pair)).second) return;  // already checked in due time
-  Tracker tracker{std::string(sender_pod), std::string(sender), std::string(target), check_at};
-  // Check times are nearly always increasing; keep the deque sorted all the same.
-  auto at = std::upper_bound(
-      trackers_.begin(), trackers_.end(), check_at,
-      [](Clock::time_point t, const Tracker& other) { return t < other.check_at; });
-  trackers_.insert(at, std::move(tracker));
+  expiry_.Track({std::string(sender_pod), std::string(sender), std::string(target)}, check_at);
 }
 
 void RedisRegistry::Tick(Clock::time_point now) {
   if (!detours_.empty()) FinishDetours();
   std::erase_if(bouncing_, [now](const auto& entry) { return now - entry.second > kBouncingTtl; });
-  while (!trackers_.empty() && trackers_.front().check_at <= now) {
-    Tracker tracker = std::move(trackers_.front());
-    trackers_.pop_front();
-    CheckExpiry(std::move(tracker));
-  }
+  for (ExpiryTracker::Pair& pair : expiry_.TakeDue(now)) CheckExpiry(std::move(pair));
 }
 
-void RedisRegistry::CheckExpiry(Tracker tracker) {
-  auto forget = [this](const Tracker& t) {
-    tracked_pairs_.erase(t.sender_pod + ' ' + t.sender + ' ' + t.target);
+void RedisRegistry::CheckExpiry(ExpiryTracker::Pair pair) {
+  auto again_in = [this](const ExpiryTracker::Pair& pair, std::chrono::milliseconds delay) {
+    expiry_.Finished(pair);
+    expiry_.Track(pair, Clock::now() + delay);
   };
-  if (!up_) {  // ask again once Redis is back
-    tracker.check_at = Clock::now() + std::chrono::milliseconds(500);
-    forget(tracker);
-    Track(tracker.sender_pod, tracker.sender, tracker.target, tracker.check_at);
+  if (!link_.up()) {  // ask again once Redis is back
+    again_in(pair, std::chrono::milliseconds(500));
     return;
   }
-  RunScript(kExpire, {Key("queue:" + tracker.target)}, {tracker.sender},
-            [this, tracker, forget](redisReply* reply) {
-              forget(tracker);
-              if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-                Track(tracker.sender_pod, tracker.sender, tracker.target,
-                      Clock::now() + std::chrono::milliseconds(500));
-                return;
-              }
-              const std::string_view status = ReplyText(reply->element[0]);
-              const long long value = reply->element[1]->integer;
-              if (status == "EXPIRED") {
-                stats_.expired += static_cast<uint64_t>(value);
-                TellSender(tracker.sender_pod, tracker.sender, tracker.target,
-                           Undeliverable::kPeerUnavailable, {});
-              } else if (status == "WAIT") {
-                Track(tracker.sender_pod, tracker.sender, tracker.target,
-                      Clock::now() + std::chrono::milliseconds(value + 1));
-              }
-            });
+  link_.RunScript(
+      kExpire, {Key("queue:" + pair.target)}, {pair.sender},
+      [this, pair, again_in](redisReply* reply) {
+        if (closing_) return;
+        if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+          again_in(pair, std::chrono::milliseconds(500));
+          return;
+        }
+        const std::string_view status = ReplyText(reply->element[0]);
+        const long long value = reply->element[1]->integer;
+        if (status == "WAIT") {
+          again_in(pair, std::chrono::milliseconds(value + 1));
+          return;
+        }
+        expiry_.Finished(pair);
+        if (status == "EXPIRED") {
+          stats_.expired += static_cast<uint64_t>(value);
+          TellSender(pair.sender_pod, pair.sender, pair.target, Undeliverable::kPeerUnavailable,
+                     {});
+        }
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1139,26 +920,17 @@ void RedisRegistry::CheckExpiry(Tracker tracker) {
 RoutingStats RedisRegistry::stats() const {
   RoutingStats stats = stats_;
   stats.peers = peers_.size();
-  stats.redis_up = up_ ? 1 : 0;
-  stats.redis_latency = &command_latency_;
+  stats.redis_up = link_.up() ? 1 : 0;
+  stats.redis_reconnects = link_.reconnects();
+  stats.redis_errors = link_.errors();
+  stats.redis_latency = &link_.script_latency();
   return stats;
 }
 
 void RedisRegistry::Close() {
   if (closing_) return;
   closing_ = true;
-  if (up_) {
-    commands_.Command({"DEL", Key("alive:" + options_.pod_id)}, nullptr);
-    commands_.Command({"SREM", Key("pods"), options_.pod_id}, nullptr);
-  }
-  up_ = false;
-  commands_.Quit();
-  subscriber_.Drop();
-  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_}) {
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(timer))) {
-      uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
-    }
-  }
+  link_.Close({{"SREM", Key("pods"), options_.pod_id}});
 }
 
 }  // namespace switchboard::routing

@@ -27,13 +27,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "routing/backoff.h"
 #include "routing/detour_table.h"
+#include "routing/expiry_tracker.h"
 #include "routing/latency_histogram.h"
 #include "routing/owner_cache.h"
 #include "routing/peer_table.h"
 #include "routing/pod_message.h"
-#include "routing/redis_connection.h"
+#include "routing/redis_link.h"
 #include "routing/redis_url.h"
 #include "routing/registry.h"
 
@@ -64,7 +64,7 @@ class RedisRegistry : public Registry {
   void Start();
 
   // True while both connections are up, subscribed and have the scripts loaded.
-  bool up() const { return up_; }
+  bool up() const { return link_.up(); }
 
   void Register(std::string_view peer, std::string_view token, PeerConnection* connection,
                 RegisterCallback done) override;
@@ -80,32 +80,17 @@ class RedisRegistry : public Registry {
   struct Held;
   struct Registering;
   struct Successor;
-  struct Tracker;
-  struct ScriptCall;
   struct Publish;
   struct Releasing;
 
-  // Link management.
-  void Connect();
-  void OnConnected();
-  void OnSubscribed();
-  void LoadScripts();
-  void OnUp();
-  void OnLost(std::string_view why);
-  void ScheduleReconnect();
-  void Heartbeat();
-  void OnHeartbeatReply(redisReply* reply);
-  void NoteRefusal(std::string_view what, std::string_view error);
+  // The link (redis_link.h) and what this pod does when it comes and goes.
+  void OnUp(bool restarted);
+  void OnAlive(bool lapsed);
+  void OnHeartbeat();
+  void ForgetQueuesLostWithRedis();
   // Claims every local peer (or one) again, holding its frames as a registration does.
   void ReclaimAll();
   void Reclaim(const std::string& peer);
-
-  // Runs a loaded script; after NOSCRIPT, loads the scripts again and retries, keeping order.
-  void RunScript(int script, const std::vector<std::string_view>& keys,
-                 const std::vector<std::string_view>& args, RedisConnection::ReplyCallback done);
-  void SendScriptCall(std::shared_ptr<ScriptCall> call);
-  void ResendHeldCalls();
-  void FailHeldCalls();
 
   // Runs the register step for `peer`; `before_queue` and `held` are frames to deliver before
   // and after the queue it hands back.
@@ -125,7 +110,6 @@ class RedisRegistry : public Registry {
   void OnReleased(std::string_view peer, std::string_view nonce);
   void SendRequeue(const std::string& peer);
   void ResumeReleases();
-  void ForgetQueuesLostWithRedis();
   void FinishRelease(const std::string& peer, const std::string& nonce, bool requeued);
   // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
   // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the
@@ -171,7 +155,7 @@ class RedisRegistry : public Registry {
   void AnswerFence(std::string_view target, std::string_view pod);
   void Track(std::string_view sender_pod, std::string_view sender, std::string_view target,
              Clock::time_point check_at);
-  void CheckExpiry(Tracker tracker);
+  void CheckExpiry(ExpiryTracker::Pair pair);
   void TellSender(std::string_view sender_pod, std::string_view sender, std::string_view target,
                   Undeliverable reason, std::string_view ref);
 
@@ -179,30 +163,9 @@ class RedisRegistry : public Registry {
   std::string Key(std::string_view suffix) const;
   void Log(bool warning, std::string_view message, std::string_view detail) const;
 
-  uv_loop_t* loop_;
   Options options_;
-  std::string channel_;
-  RedisConnection commands_;
-  RedisConnection subscriber_;
-  uv_timer_t reconnect_timer_{};
-  uv_timer_t heartbeat_timer_{};
-  Backoff backoff_;
-  bool up_ = false;
-  std::string last_failure_;  // why the link last failed, logged once per cause while down
+  RedisLink link_;
   bool closing_ = false;
-  std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
-  std::optional<Clock::time_point> last_alive_at_;      // when the last accepted one was sent
-  bool liveness_lapsed_ = false;                        // Redis refused the liveness key
-  std::string redis_run_id_;                            // INFO's run_id at the last connect
-  bool redis_restarted_ = false;                        // it changed: Redis' queues are gone
-  std::string last_refusal_;                            // the last error answer, logged once
-  std::unordered_set<std::string> unclaimed_;           // local peers Redis refused to register
-  std::vector<std::string> script_texts_;               // the scripts as this pod loads them
-  std::vector<std::string> script_shas_;
-  int scripts_in_flight_ = 0;
-  bool reloading_ = false;  // NOSCRIPT seen: script calls are held until none is in flight
-  std::deque<std::shared_ptr<ScriptCall>> noscript_calls_;  // failed with NOSCRIPT, in order
-  std::deque<std::shared_ptr<ScriptCall>> waiting_calls_;   // made while reloading
 
   PeerTable peers_;
   OwnerCache owners_;
@@ -218,10 +181,9 @@ class RedisRegistry : public Registry {
   uint64_t release_count_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;
   std::unordered_set<std::string> left_while_down_;  // peers that left while Redis was away
-  std::deque<Tracker> trackers_;                     // ordered by check time
-  std::unordered_set<std::string> tracked_pairs_;    // sender pod, sender, target
+  std::unordered_set<std::string> unclaimed_;        // local peers Redis refused to register
+  ExpiryTracker expiry_;
   RoutingStats stats_;
-  LatencyHistogram command_latency_;
 };
 
 }  // namespace switchboard::routing
