@@ -17,7 +17,7 @@ void EmbeddedRegistry::Register(std::string_view peer, std::string_view token,
     }
     // The old connection unregisters itself later; by then the entry names the new one, so
     // its Unregister is a no-op.
-    holder->connection->Close(4410, "replaced");
+    holder->connection->Evict(Eviction::kReplaced);
     result = RegisterResult::kTookOver;
   }
   peers_.Set(peer, connection, token);

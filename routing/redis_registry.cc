@@ -193,7 +193,7 @@ void RedisRegistry::Reclaim(const std::string& peer) {
   const std::string token = entry->token;
   peers_.EraseIfHeldBy(peer, connection);
   auto done = [connection](RegisterResult result) {
-    if (result == RegisterResult::kIdTaken) connection->Close(4409, "id-taken");
+    if (result == RegisterResult::kIdTaken) connection->Evict(Eviction::kIdTaken);
   };
   SendRegister(peer, token, connection, done, RegisterResult::kRegistered, {}, {});
 }
@@ -236,7 +236,7 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
       done(RegisterResult::kIdTaken);
       return;
     }
-    holder->connection->Close(4410, "replaced");
+    holder->connection->Evict(Eviction::kReplaced);
     peers_.EraseIfHeldBy(peer, holder->connection);
     local_result = RegisterResult::kTookOver;
   }
@@ -252,7 +252,7 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
       return;
     }
     // The earlier claim is still on its way: it completes for the newcomer instead.
-    if (it->second->connection != nullptr) it->second->connection->Close(4410, "replaced");
+    if (it->second->connection != nullptr) it->second->connection->Evict(Eviction::kReplaced);
     it->second->connection = connection;
     it->second->done = std::move(done);
     return;
@@ -373,7 +373,7 @@ void RedisRegistry::WaitForAbandonedClaim(Registering& claim, std::string_view t
       done(RegisterResult::kIdTaken);
       return;
     }
-    claim.successor->connection->Close(4410, "replaced");
+    claim.successor->connection->Evict(Eviction::kReplaced);
   }
   claim.successor = Successor{connection, std::string(token), std::move(done)};
 }
@@ -791,7 +791,7 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
       if (const PeerTable::Entry* holder = peers_.Find(message->target)) {
         PeerConnection* connection = holder->connection;
         peers_.EraseIfHeldBy(message->target, connection);
-        connection->Close(4410, "replaced");
+        connection->Evict(Eviction::kReplaced);
       }
       return;
     case PodMessage::Kind::kExpired:

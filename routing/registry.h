@@ -5,6 +5,10 @@
 // pods. Calls may complete later than they return (Redis answers asynchronously), so results are
 // reported through callbacks and through the PeerConnection interface, never as return values
 // that would force the backend to block. All methods run on the event loop thread.
+//
+// Re-entry: a RegisterCallback may call the registry (a session routes what its client sent
+// before it was registered). The PeerConnection methods the registry calls may not
+// (peer_connection.h).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +27,7 @@ namespace switchboard::routing {
 // The outcome of Register.
 enum class RegisterResult {
   kRegistered,  // the id is now held by the new connection
-  kTookOver,    // the id was held with the same token: the old connection was closed (4410)
+  kTookOver,    // the id was held with the same token: the old connection was evicted
   kIdTaken,     // the id is held by a connection with another or no token
   kUnavailable  // the backend could not be reached
 };
@@ -53,7 +57,7 @@ class Registry {
   virtual ~Registry() = default;
 
   // Claims `peer` for `connection`. An id already held is taken over when `token` is non-empty
-  // and equals the holder's token (the holder is closed with 4410 "replaced"), else refused.
+  // and equals the holder's token (the holder is evicted as Eviction::kReplaced), else refused.
   // Calls `done` exactly once, possibly before Register returns. On kRegistered and kTookOver,
   // the frames queued for `peer` are delivered to `connection`, in order, right after `done`
   // returns and before any frame routed later; so `done` is the place to send a greeting.

@@ -171,6 +171,18 @@ void Session::Close(int code, std::string_view reason) {
   lws_callback_on_writable(wsi_);
 }
 
+// How an eviction reads on the wire, in both dialects (docs/protocol.md, docs/peerjs.md).
+void Session::Evict(routing::Eviction why) {
+  switch (why) {
+    case routing::Eviction::kReplaced:
+      Close(4410, "replaced");
+      return;
+    case routing::Eviction::kIdTaken:
+      Close(4409, "id-taken");
+      return;
+  }
+}
+
 void Session::CountError(std::string_view code) { Metrics::Increment(env_.metrics.errors, code); }
 
 void Session::SendOwn(protocol::Frame frame) {

@@ -84,7 +84,11 @@ class Session : public routing::PeerConnection {
 
   // routing::PeerConnection
   void Deliver(routing::RoutedFrame frame) override;
-  void Close(int code, std::string_view reason) override;
+  void Evict(routing::Eviction why) override;
+
+  // Closes the connection with a WebSocket close code and reason, after the frames already
+  // queued.
+  void Close(int code, std::string_view reason);
 
   // True once a close has been asked for.
   bool closing() const { return pending_close_.has_value(); }

@@ -198,7 +198,7 @@ TEST_F(EmbeddedRegistryTest, DuplicateIdWithTheSameTokenTakesOver) {
   Register("bob", bob_, "secret");
   EXPECT_EQ(Register("bob", bob2_, "secret"), RegisterResult::kTookOver);
   Route("alice", "bob", "f1");
-  EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob close 4410 replaced", "done bob took-over",
+  EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob evicted replaced", "done bob took-over",
                             "bob2 got f1"}));
 
   registry_.Unregister("bob", &bob_);  // the old connection goes away
@@ -214,8 +214,8 @@ TEST_F(EmbeddedRegistryTest, TheNewHolderKeepsTheToken) {
   Register("bob", bob2_, "secret");
   RecordingConnection bob3("bob3", &log_);
   EXPECT_EQ(Register("bob", bob3, "secret"), RegisterResult::kTookOver);
-  EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob close 4410 replaced", "done bob took-over",
-                            "bob2 close 4410 replaced", "done bob took-over"}));
+  EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob evicted replaced", "done bob took-over",
+                            "bob2 evicted replaced", "done bob took-over"}));
   registry_.Unregister("bob", &bob3);
 }
 

@@ -15,7 +15,7 @@ class InertConnection : public PeerConnection {
  public:
   void Deliver(RoutedFrame) override {}
   void NotifyUndeliverable(std::string_view, Undeliverable, std::string_view) override {}
-  void Close(int, std::string_view) override {}
+  void Evict(Eviction) override {}
 };
 
 class PeerTableTest : public testing::Test {

@@ -59,9 +59,9 @@ class RecordingConnection : public PeerConnection {
     notices_.push_back(std::string(target) + " " + ReasonName(reason) + " ref=" + std::string(ref));
     log_->push_back(name_ + " notice " + notices_.back());
   }
-  void Close(int code, std::string_view reason) override {
-    closes_.push_back(std::to_string(code) + " " + std::string(reason));
-    log_->push_back(name_ + " close " + closes_.back());
+  void Evict(Eviction why) override {
+    evictions_.push_back(why == Eviction::kReplaced ? "replaced" : "id-taken");
+    log_->push_back(name_ + " evicted " + evictions_.back());
   }
 
   const std::string& name() const { return name_; }
@@ -70,14 +70,14 @@ class RecordingConnection : public PeerConnection {
   // "<target> <reason> ref=<ref>", in order.
   const std::vector<std::string>& notices() const { return notices_; }
   // "<code> <reason>", in order.
-  const std::vector<std::string>& closes() const { return closes_; }
+  const std::vector<std::string>& evictions() const { return evictions_; }
 
  private:
   std::string name_;
   Log* log_;
   std::vector<std::string> frames_;
   std::vector<std::string> notices_;
-  std::vector<std::string> closes_;
+  std::vector<std::string> evictions_;
 };
 
 }  // namespace switchboard::routing

@@ -233,7 +233,7 @@ TEST_P(RegistryContractTest, ADuplicateIdWithoutTokenIsTakenOnTheSamePod) {
   EXPECT_EQ(Register(a(), "bob", bob2_, "a-token"), RegisterResult::kIdTaken);
   Route(a(), "alice", "bob", "f1");
   ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f1 reaches the holder"));
-  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(bob_.evictions().empty());
   EXPECT_TRUE(bob2_.frames().empty());
   EXPECT_EQ(a().stats().peers, 1u);
 }
@@ -252,8 +252,8 @@ TEST_P(RegistryContractTest, ADuplicateIdWithoutTokenIsTakenAcrossPods) {
   ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty() && !carol_.frames().empty(); },
                         "the frames reach the holders"));
   PumpFor(milliseconds(50));
-  EXPECT_TRUE(bob_.closes().empty());
-  EXPECT_TRUE(carol_.closes().empty());
+  EXPECT_TRUE(bob_.evictions().empty());
+  EXPECT_TRUE(carol_.evictions().empty());
   EXPECT_TRUE(bob2_.frames().empty());
   EXPECT_TRUE(dave_.frames().empty());
 }
@@ -266,14 +266,14 @@ TEST_P(RegistryContractTest, AnotherTokenIsTakenAcrossPods) {
   EXPECT_EQ(Register(a(), "bob", bob2_, "secreT"), RegisterResult::kIdTaken);
   Route(b(), "alice", "bob", "f1");
   ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f1 reaches the holder"));
-  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(bob_.evictions().empty());
 }
 
 TEST_P(RegistryContractTest, TheSameTokenTakesOverOnTheSamePod) {
   StartPods();
   ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
   EXPECT_EQ(Register(a(), "bob", bob2_, "secret"), RegisterResult::kTookOver);
-  EXPECT_EQ(bob_.closes(), (Strings{"4410 replaced"}));
+  EXPECT_EQ(bob_.evictions(), (Strings{"replaced"}));
   a().Unregister("bob", &bob_);  // the old connection goes, as the server's would
   Route(a(), "alice", "bob", "f1");
   ASSERT_TRUE(PumpUntil([&] { return !bob2_.frames().empty(); }, "f1 reaches the new holder"));
@@ -287,8 +287,8 @@ TEST_P(RegistryContractTest, TheSameTokenTakesOverAcrossPods) {
   ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
   EXPECT_EQ(Register(b(), "bob", bob2_, "secret"), RegisterResult::kTookOver);
   // The old connection, on pod-a, is closed.
-  ASSERT_TRUE(PumpUntil([&] { return !bob_.closes().empty(); }, "the old connection is closed"));
-  EXPECT_EQ(bob_.closes(), (Strings{"4410 replaced"}));
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.evictions().empty(); }, "the old connection is closed"));
+  EXPECT_EQ(bob_.evictions(), (Strings{"replaced"}));
   a().Unregister("bob", &bob_);  // it goes: this must not release the id from the new holder
 
   Route(a(), "alice", "bob", "from pod-a");
@@ -297,12 +297,12 @@ TEST_P(RegistryContractTest, TheSameTokenTakesOverAcrossPods) {
       PumpUntil([&] { return bob2_.frames().size() == 2; }, "both frames reach the new holder"));
   EXPECT_EQ(Sorted(bob2_.frames()), (Strings{"from pod-a", "from pod-b"}));
   EXPECT_TRUE(bob_.frames().empty());
-  EXPECT_TRUE(bob2_.closes().empty());
+  EXPECT_TRUE(bob2_.evictions().empty());
 
   // Back the other way, with the token the new holder kept.
   EXPECT_EQ(Register(a(), "bob", dave_, "secret"), RegisterResult::kTookOver);
-  ASSERT_TRUE(PumpUntil([&] { return !bob2_.closes().empty(); }, "bob2 is closed"));
-  EXPECT_EQ(bob2_.closes(), (Strings{"4410 replaced"}));
+  ASSERT_TRUE(PumpUntil([&] { return !bob2_.evictions().empty(); }, "bob2 is closed"));
+  EXPECT_EQ(bob2_.evictions(), (Strings{"replaced"}));
   b().Unregister("bob", &bob2_);
   Route(b(), "carol", "bob", "to dave");
   ASSERT_TRUE(PumpUntil([&] { return !dave_.frames().empty(); }, "the frame reaches dave"));
@@ -772,7 +772,8 @@ TEST_F(RedisRegistryTest, AReloadDuringAnAbandonedClaimGetsTheIdOnceTheClaimIsGi
 
   EXPECT_EQ(Register(a(), "bob", carol_, "old page"), RegisterResult::kIdTaken);
   EXPECT_EQ(Register(a(), "bob", dave_, "new page"), RegisterResult::kTookOver);
-  ASSERT_TRUE(PumpUntil([&] { return !bob2_.closes().empty(); }, "the replaced reload is closed"));
+  ASSERT_TRUE(
+      PumpUntil([&] { return !bob2_.evictions().empty(); }, "the replaced reload is closed"));
 }
 
 // The reload leaves too before the abandoned step comes back: nobody is called, nothing is
@@ -933,7 +934,7 @@ TEST_F(RedisRegistryTest, MalformedPodMessagesAreIgnored) {
   Route(a(), "alice", "bob", "still working");
   ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1; }, "the frame arrives"));
   EXPECT_EQ(bob_.frames(), (Strings{"still working"}));
-  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(bob_.evictions().empty());
   EXPECT_TRUE(pod_b().up());
 }
 
@@ -1025,7 +1026,7 @@ TEST_F(RedisRegistryTest, AnIdHeldByADeadPodCanBeRegistered) {
   ASSERT_EQ(OwnerOf("bob"), "pod-dead");
   EXPECT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
   EXPECT_EQ(OwnerOf("bob"), "pod-a");
-  EXPECT_TRUE(bob_.closes().empty());
+  EXPECT_TRUE(bob_.evictions().empty());
 }
 
 // Redis restarts empty while frames wait in it for an absent peer: their queue is gone, and the
