@@ -69,7 +69,7 @@ class RecordingConnection : public PeerConnection {
   const std::vector<std::string>& frames() const { return frames_; }
   // "<target> <reason> ref=<ref>", in order.
   const std::vector<std::string>& notices() const { return notices_; }
-  // "<code> <reason>", in order.
+  // "replaced" or "id-taken", in order.
   const std::vector<std::string>& evictions() const { return evictions_; }
 
  private:
