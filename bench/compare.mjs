@@ -9,7 +9,9 @@
 // same workload for all. The figures in the page come from this run only: never edit them, run
 // this again. --quick runs tiny sizes for seconds (the test suite uses it to check the script);
 // --baseline (repeatable) measures other Switchboard binaries' CPU per message beside this one's,
-// in the same run: before and after a change.
+// in the same run: before and after a change. The Redis tier gets a section of its own: each
+// cross-pod setup (crossPodSetups) of this build and of every --baseline, at the pods' limit and
+// at a fixed rate, for each message size.
 //
 // Servers and their workloads:
 //   switchboard         Switchboard, one pod, embedded registry, native dialect
@@ -71,6 +73,8 @@ function plan(options) {
       fractions: [0.25, 0.5],
       connectionCounts: [100],
       messageBytes: [256, 2048],
+      // Two steps: enough to take both branches of the search for the limit once.
+      crossPod: { rate: 10000, step: 1.25, steps: 2 },
     };
   }
   return {
@@ -81,6 +85,9 @@ function plan(options) {
     fractions: [0.1, 0.25, 0.5, 0.75, 0.9],
     connectionCounts: [10000, MAX_CONNECTIONS],
     messageBytes: [256, 2048],
+    // The Redis tier's section: its fixed rate, and the search for the pods' limit (steps of
+    // 20%, so the limit found is within a sixth of the true one; at most 8 runs per size).
+    crossPod: { rate: 10000, step: 1.2, steps: 8 },
   };
 }
 
@@ -197,34 +204,58 @@ const starters = {
     const child = await startPinned('raw-floor', context.rawBin, ['--port', String(port)], port);
     return { servers: [`127.0.0.1:${port}`], pids: [pidOf(child)], stop: () => stop(child) };
   },
-  async 'cross-pod'(context) {
-    const redisPort = await freePort();
-    // Redis is a service of its own (in production, on other machines); here it runs on the
-    // generator's core so that the two pods have the server core to themselves. Its CPU is
-    // reported apart. On one core with both pods, the three processes' scheduling alone pushed
-    // p99 into tens of milliseconds in some runs.
-    const redis = await startPinned('redis-server', 'redis-server', [
-      '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    ], redisPort, GENERATOR_CPU);
-    const url = `redis://127.0.0.1:${redisPort}`;
-    const pods = [];
-    for (const pod of ['bench-a', 'bench-b']) {
-      const port = await freePort();
-      const args = switchboardArgs(port, ['--redis-url', url, '--pod-id', pod]);
-      pods.push({ port, child: await startPinned(pod, context.switchboardBin, args, port) });
-    }
-    await sleep(500);  // both pods subscribed and announced
-    return {
-      servers: pods.map((p) => `127.0.0.1:${p.port}`),
-      pids: pods.map((p) => pidOf(p.child)),
-      redisPid: pidOf(redis),
-      stop: async () => {
-        for (const p of pods) await stop(p.child);
-        await stop(redis);
-      },
-    };
+  async 'cross-pod'(context, binary = context.switchboardBin) {
+    return startOnStandaloneRedis(context, binary);
   },
 };
+
+// Redis is a service of its own (in production, on other machines); here it runs on the
+// generator's core so that the two pods have the server core to themselves. Its CPU is reported
+// apart. On one core with both pods, the three processes' scheduling alone pushed p99 into tens
+// of milliseconds in some runs.
+async function startStandaloneRedis() {
+  const port = await freePort();
+  const child = await startPinned('redis-server', 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+  ], port, GENERATOR_CPU);
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+// Two pods of `binary` on the server core, each given `redisFlags` to find the Redis tier.
+async function startPods(binary, redisFlags) {
+  const pods = [];
+  for (const pod of ['bench-a', 'bench-b']) {
+    const port = await freePort();
+    const args = switchboardArgs(port, [...redisFlags, '--pod-id', pod]);
+    pods.push({ port, child: await startPinned(pod, binary, args, port) });
+  }
+  await sleep(500);  // both pods subscribed and announced
+  return pods;
+}
+
+async function startOnStandaloneRedis(context, binary) {
+  const redis = await startStandaloneRedis();
+  const pods = await startPods(binary, ['--redis-url', redis.url]);
+  return {
+    servers: pods.map((p) => `127.0.0.1:${p.port}`),
+    pids: pods.map((p) => pidOf(p.child)),
+    redisPid: pidOf(redis.child),
+    stop: async () => {
+      for (const p of pods) await stop(p.child);
+      await stop(redis.child);
+    },
+  };
+}
+
+// The setups of the Redis tier's section, each measured for this build and every --baseline.
+// `start(context, binary)` returns what a starter does. Another topology is another entry here:
+// two pods on a 3-master Redis Cluster, once the server takes --redis-cluster, would start three
+// `redis-server --cluster-enabled yes` on the generator's core, join them with
+// `redis-cli --cluster create`, and pass the pods --redis-cluster. (The generator reports the CPU
+// of one --redis-pid; three masters need it to add up several, or this script to read /proc.)
+const crossPodSetups = [
+  { id: 'redis', label: '2 pods, standalone Redis', start: startOnStandaloneRedis },
+];
 
 function targetsFor(options) {
   const targets = [
@@ -244,7 +275,11 @@ function targetsFor(options) {
 }
 
 async function withServer(context, target, work) {
-  const server = await starters[target.start](context, target.binary);
+  return withStarted(() => starters[target.start](context, target.binary), work);
+}
+
+async function withStarted(start, work) {
+  const server = await start();
   try {
     return await work(server);
   } finally {
@@ -357,6 +392,158 @@ async function measureConnections(context, target) {
     });
   }
   return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Redis tier: each cross-pod setup of each build, at the pods' limit and at a fixed rate
+//
+// Messages of one size need the latency workload: the relay workload's sessions have sizes of
+// their own (2 KB offers and answers, 250 B candidates) and ignore --message-bytes. The latency
+// workload runs in an open loop only, so the limit is searched for: the highest rate the setup
+// carried in full. Offering far more than that and counting what arrives would not do: the
+// backlog piles up in Redis's output buffer to the subscribed pod, and past its pub/sub limit
+// (32 MB by default) Redis drops the subscriber.
+
+// The builds whose setups are measured: this one, then every --baseline in the order given.
+function crossPodBuilds(context) {
+  return [
+    { id: 'this', label: 'this build', binary: context.switchboardBin },
+    ...context.options.baselines.map((b, n) => ({ id: `baseline-${n}`, label: b.label, binary: b.binary })),
+  ];
+}
+
+// What the section reports of one run. Both pods' CPU is one figure (the generator adds up every
+// --server-pid); the generator's core also runs Redis, so the two together say whether that core,
+// rather than the pods', was full.
+function crossPodFigures(r) {
+  const perMessage = (seconds) => (r.window_received > 0 ? (seconds * 1e6) / r.window_received : NaN);
+  return {
+    offered: r.offered_rate,
+    messagesPerSecond: r.messages_per_second,
+    redisUs: perMessage(r.redis_cpu_seconds),
+    podsUs: r.server_cpu_us_per_message,
+    generatorUs: perMessage(r.generator_cpu_seconds),
+    podsCores: r.server_cpu_cores,
+    generatorCoreBusy: r.generator_cpu_cores + r.redis_cpu_seconds / r.window_seconds,
+    p50: r.latency_us.p50,
+    p99: r.latency_us.p99,
+    p999: r.latency_us.p999,
+    missing: r.missing,
+    errors: r.error_notices,
+  };
+}
+
+// Each figure's median over the runs (not one run's figures: a run with the median p99 need not
+// have the median CPU).
+function medianFigures(runs) {
+  const figures = {};
+  for (const key of Object.keys(runs[0])) figures[key] = median(runs.map((f) => f[key]));
+  return figures;
+}
+
+// A run carried its rate when nothing was lost or refused, the window received what was offered
+// (but 3%, for the window's edges) and no queue grew: an open loop past the limit still delivers
+// nearly all of it within a few seconds, only later and later, and a backlog flatters Redis's CPU
+// per message (each read and write carries more). A p99 under 50 ms leaves room for this shared
+// machine's stalls and not for a queue growing through the run.
+const CARRIED_SHARE = 0.97;
+const CARRIED_P99_US = 50000;
+const carried = (f) =>
+  f.missing === 0 && f.errors === 0 && f.messagesPerSecond >= CARRIED_SHARE * f.offered && f.p99 <= CARRIED_P99_US;
+// The generator's core (generator and Redis) was full: offering more would measure it instead.
+const generatorFull = (f) => f.generatorCoreBusy >= 0.9;
+const roundRate = (rate) => Math.max(100, Math.round(rate / 100) * 100);
+
+// Where the search starts: what the CPU per message at the fixed rate predicts the pods' core, or
+// the generator's, could carry, less a tenth. Costs per message fall as load rises (fuller
+// writes, fewer wake-ups), so this is mostly below the limit and the search climbs, in fewer
+// steps than from the fixed rate.
+function limitSeed(fixed, step) {
+  let predicted = 0.9 * Math.min(1e6 / fixed.podsUs, 1e6 / (fixed.generatorUs + fixed.redisUs));
+  if (!Number.isFinite(predicted)) predicted = fixed.offered;  // no CPU figure: start from the rate
+  return carried(fixed) ? Math.max(predicted, fixed.offered * step) : Math.min(predicted, fixed.offered / step);
+}
+
+async function crossPodRuns(context, server, target, rate, bytes, runs) {
+  const figures = [];
+  for (let i = 0; i < runs; i++) {
+    const args = loadArgs(context.plan, target, { workload: 'latency', rate, bytes });
+    figures.push(crossPodFigures(await runBench(context, server, target, args)));
+  }
+  return figures;
+}
+
+// Up by `step` while runs carry their rate, down while they do not, until the two meet or the
+// steps run out. Returns every step, and the highest carried (null when none was); `climbing`
+// says the steps ran out while still carrying, so the limit is above it.
+async function searchLimit(context, server, target, bytes, start) {
+  const { step, steps } = context.plan.crossPod;
+  const ladder = [];
+  let best = null;
+  let failed = false;
+  let rate = roundRate(start);
+  for (let i = 0; i < steps; i++) {
+    const [f] = await crossPodRuns(context, server, target, rate, bytes, 1);
+    ladder.push(f);
+    if (carried(f)) {
+      best = f;
+      if (failed || generatorFull(f)) break;
+      rate = roundRate(rate * step);
+    } else {
+      failed = true;
+      if (best) break;
+      rate = roundRate(rate / step);
+    }
+  }
+  return { best, climbing: best !== null && !failed && !generatorFull(best), ladder };
+}
+
+// The limit's figures: the medians of the search's highest carried run and the runs repeated at
+// its rate.
+function limitSummary(search, limitRuns) {
+  if (!limitRuns.length) return { found: false, search: search.ladder };
+  const figures = medianFigures(limitRuns);
+  return {
+    found: true, ...figures, climbing: search.climbing, generatorFull: generatorFull(figures),
+    runs: limitRuns, search: search.ladder,
+  };
+}
+
+// One setup of one build at one size: the fixed rate, then the search, on one start (each run
+// waits for what it sent before the next begins); then the rest of the runs at the limit on a
+// fresh start, since the search's last step may have overloaded the pods and Redis (buffers grown,
+// a subscriber dropped and claiming its peers again).
+async function measureCrossPodSize(context, setup, build, bytes) {
+  const p = context.plan;
+  const target = { id: `${build.id}/${setup.id}/${bytes}B`, dialect: 'native', crossPod: true };
+  const start = () => setup.start(context, build.binary);
+  const { fixedRuns, search } = await withStarted(start, async (server) => {
+    const fixedRuns = await crossPodRuns(context, server, target, p.crossPod.rate, bytes, p.runs);
+    const seed = limitSeed(medianFigures(fixedRuns), p.crossPod.step);
+    return { fixedRuns, search: await searchLimit(context, server, target, bytes, seed) };
+  });
+  const limitRuns = search.best ? [search.best] : [];
+  if (search.best && p.runs > 1) {
+    limitRuns.push(...await withStarted(start, (server) =>
+      crossPodRuns(context, server, target, search.best.offered, bytes, p.runs - 1)));
+  }
+  return {
+    build: build.id, buildLabel: build.label, setup: setup.id, setupLabel: setup.label, bytes,
+    fixed: { ...medianFigures(fixedRuns), runs: fixedRuns },
+    limit: limitSummary(search, limitRuns),
+  };
+}
+
+async function measureCrossPod(context) {
+  const rows = [];
+  for (const setup of crossPodSetups) {
+    for (const build of crossPodBuilds(context)) {
+      for (const bytes of context.plan.messageBytes) {
+        rows.push(await measureCrossPodSize(context, setup, build, bytes));
+      }
+    }
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +668,79 @@ function targetChecks(context, results) {
     `${fmtInt(rate)}/s`, rate >= 10000);
   checks.push(`| the same, from the server's CPU per connection (one core's worth) | ` +
     `${fmtInt(capacity)}/s | ${capacity >= 10000 ? 'met' : '**missed**'} |`);
+  crossPodChecks(context, results.crossPodSetups, add);
   return ['| target | measured | |', '| --- | ---: | --- |', ...checks].join('\n');
+}
+
+// The Redis tier's targets, for each cross-pod setup of this build; the last against the first
+// --baseline's same setup, when there is one.
+function crossPodChecks(context, rows, add) {
+  const rate = fmtInt(context.plan.crossPod.rate);
+  const baseline = context.options.baselines[0];
+  for (const setup of crossPodSetups) {
+    const at = (build, bytes) => rows.find((r) => r.setup === setup.id && r.build === build && r.bytes === bytes);
+    const small = at('this', 256);
+    if (small) {
+      add(`Redis CPU per cross-pod message at the pods' limit ≤ 2 µs, 256 B, ${setup.label}`,
+        `${fmt(small.limit.redisUs, 2)} µs`, small.limit.redisUs <= 2);
+    }
+    for (const bytes of context.plan.messageBytes) {
+      const mine = at('this', bytes);
+      add(`Redis CPU per cross-pod message at ${rate} msg/s ≤ 10 µs, ${bytes} B, ${setup.label}`,
+        `${fmt(mine.fixed.redisUs, 2)} µs`, mine.fixed.redisUs <= 10);
+      add(`cross-pod p99 at ${rate} msg/s ≤ 2 ms, ${bytes} B, ${setup.label}`,
+        `${fmt(mine.fixed.p99, 0)} µs`, mine.fixed.p99 <= 2000);
+      if (!baseline) continue;
+      const theirs = at('baseline-0', bytes);
+      add(`max cross-pod msg/s ≥ ${baseline.label}'s, ${bytes} B, ${setup.label}`,
+        `${limitText(mine.limit)} vs ${limitText(theirs.limit)}`,
+        mine.limit.messagesPerSecond >= theirs.limit.messagesPerSecond);
+    }
+  }
+}
+
+// A limit as the section prints it: '≥' when the search ran out of steps still carrying, and
+// which core was full when it was the generator's.
+const limitText = (limit) =>
+  !limit.found
+    ? 'none carried'
+    : `${limit.climbing ? '≥ ' : ''}${fmtInt(limit.messagesPerSecond)}${limit.generatorFull ? ' (generator-bound)' : ''}`;
+
+const sizeText = (bytes) => (bytes % 1024 ? `${bytes} B` : `${bytes / 1024} KB`);
+
+// Before and after for the Redis tier: every cross-pod setup of this build and each --baseline.
+function crossPodSection(context, rows) {
+  const p = context.plan;
+  const rate = fmtInt(p.crossPod.rate);
+  const row = (r) =>
+    `| ${r.buildLabel}, ${r.setupLabel} | ${sizeText(r.bytes)} | ${limitText(r.limit)} | ` +
+    `${fmt(r.limit.redisUs, 2)} | ${fmt(r.limit.podsUs)} | ${fmt(r.fixed.redisUs, 2)} | ` +
+    `${fmt(r.fixed.podsUs)} | ${fmt(r.fixed.p50, 0)} | ${fmt(r.fixed.p99, 0)} |`;
+  return [
+    '## Across pods: the Redis tier',
+    '',
+    `Two pods of each build (both on CPU ${SERVER_CPU}) with the Redis tier on CPU ${GENERATOR_CPU}, beside ` +
+      'the generator; each pair\'s caller is on one pod and its callee on the other, and messages of ' +
+      'one size go both ways (the `cross-pod` scenario, `latency` workload). CPU is µs per message ' +
+      'received, Redis apart and both pods together.',
+    '',
+    `- **At ${rate} msg/s** every setup gets the same load; medians of ${p.runs} runs.`,
+    '- **At the limit** is the highest rate a setup carried in full: nothing lost or refused, ' +
+      `${fmt(CARRIED_SHARE * 100, 0)}% of it received in the window, and p99 under ${fmt(CARRIED_P99_US / 1000, 0)} ms, ` +
+      'so that no queue grew through the run. The relay workload\'s sessions have sizes of their own, ' +
+      'so the limit is searched for with this open loop: from what the CPU per message at ' +
+      `${rate} msg/s predicts, in steps of ${fmt((p.crossPod.step - 1) * 100, 0)}% up while runs ` +
+      `carry and down while they do not, at most ${p.crossPod.steps} runs; figures are medians of ` +
+      `${p.runs} runs at the rate found. "≥" means the steps ran out before a run failed; ` +
+      `"generator-bound" that CPU ${GENERATOR_CPU} (generator and Redis) was full, so it, not the ` +
+      'pods, set the limit.',
+    '',
+    `| setup | message | max cross-pod msg/s | Redis µs/msg at max | pods µs/msg at max | ` +
+      `Redis µs/msg at ${rate}/s | pods µs/msg at ${rate}/s | p50 µs at ${rate}/s | p99 µs at ${rate}/s |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(row),
+    '',
+  ].join('\n');
 }
 
 // Before and after: each --baseline binary's CPU per message beside this build's, one pod, native.
@@ -547,6 +806,7 @@ generator's CPU, and its CPU per message is in parentheses.
 
 ![p99 latency against offered load](benchmarks-latency.png)
 
+${crossPodSection(context, results.crossPodSetups)}
 ## Idle connections
 
 ${MAX_CONNECTIONS < 50000 ? `The target asks for 50,000 connections, but on this machine no process may hold more than
@@ -609,7 +869,7 @@ maximum, which on this machine the generator, not the server, limits.
 
 \`\`\`sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j
-cd bench && npm ci && node compare.mjs          # about 10 minutes; rewrites this page
+cd bench && npm ci && node compare.mjs          # about 12 minutes, 3 more per --baseline; rewrites this page
 \`\`\`
 
 Each run also prints the generator's one-line summary, and \`switchboard-bench --help\` runs any
@@ -635,7 +895,8 @@ async function main() {
     rawBin: join(options.build, 'switchboard-raw-relay'),
     peerBin: join(here, 'node_modules/peer/dist/bin/peerjs.js'),
   };
-  for (const file of [context.switchboardBin, context.benchBin, context.rawBin, context.peerBin]) {
+  const baselineBins = options.baselines.map((b) => b.binary);
+  for (const file of [context.switchboardBin, context.benchBin, context.rawBin, context.peerBin, ...baselineBins]) {
     if (!existsSync(file)) throw new Error(`missing ${file}: build first, and run npm ci in bench/`);
   }
   mkdirSync(options.out, { recursive: true });
@@ -662,6 +923,8 @@ async function main() {
     for (const target of context.targets.filter((t) => ['switchboard', 'peerjs-server', 'raw-floor'].includes(t.id))) {
       results[target.id].connections = await measureConnections(context, target);
     }
+    console.log(`the Redis tier: cross-pod setups at their limit and at ${context.plan.crossPod.rate} msg/s`);
+    results.crossPodSetups = await measureCrossPod(context);
     writeChart(context, results, join(options.out, 'benchmarks-latency.png'));
     writePage(context, results);
     console.log(`wrote ${join(options.out, 'benchmarks.md')}`);
