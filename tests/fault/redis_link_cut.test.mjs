@@ -1,0 +1,86 @@
+// Fault 5 (issue 12): the link between one pod and Redis cut for 5 s (past the liveness TTL),
+// everything else untouched. The pod runs in a network namespace of the suite's own and reaches
+// Redis over a veth pair with link-local addresses that exist only inside the suite's two
+// namespaces; the cut is `ip link set down` on the pod's end, so packets are dropped (no reset:
+// Redis keeps the pod's old connections, subscription included, open all along). The peers reach
+// that pod through a Unix socket into its namespace, which the cut does not touch. See
+// fault_lib.mjs (NetnsPod) for the plumbing, and for the counting.
+//
+// Why a namespace and not a proxy in this process: a proxy that stops forwarding cannot drop
+// packets, only stop reading, and it would sit in the same event loop as the 200 peers. Why not
+// iptables: it is not installed here (nor nft, nor tc's netem).
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Cluster, startPod, startRedis, uniquePrefix } from '../integration/harness.mjs';
+import {
+  FaultRun,
+  NetnsPod,
+  POD_FLAGS,
+  WARMUP_MS,
+  assertFaultFree,
+  report,
+  sleep,
+  tcpEndpoint,
+  unixEndpoint,
+} from './fault_lib.mjs';
+
+const CUT_MS = 5000;
+const TAG = 'fl';
+
+const canNetns = (() => {
+  if (process.getuid?.() !== 0) return 'needs root (ip netns)';
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  return r.status === 0 ? true : `ip netns does not work here: ${r.stderr}`;
+})();
+
+describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, () => {
+  it(
+    'loses nothing silently, keeps order, and every pair is reachable again',
+    {
+      skip: canNetns === true ? false : canNetns,
+      todo:
+        'FAILS on the current server: ~2100 frames the other pods send to fl-3\'s peers while its link is cut (and ~50 ' +
+        'just after) are lost silently (Redis still holds fl-3\'s old subscription, so PUBLISH finds a subscriber); ' +
+        '0-11 reordered and 11-360 told "unavailable" yet delivered (fl-3\'s frames from before the cut, run when the link is back)',
+    },
+    async (t) => {
+      const redis = await startRedis();
+      const prefix = uniquePrefix(TAG);
+      const cluster = new Cluster(redis, prefix);
+      const ns = new NetnsPod();
+      let run = null;
+      t.after(async () => {
+        run?.stop();
+        try {
+          await cluster.stop();
+        } finally {
+          await ns.destroy();
+        }
+      });
+      cluster.pods = await Promise.all(
+        [1, 2].map((i) => startPod(redis, { prefix, pod: `${TAG}-${i}`, flags: POD_FLAGS })),
+      );
+      ns.create();
+      const isolated = await ns.startPod(redis, { prefix, pod: `${TAG}-3` });
+      cluster.pods.push(isolated);
+      run = new FaultRun([...cluster.pods.slice(0, 2).map(tcpEndpoint), unixEndpoint(isolated, ns.ingressSock)]);
+      await run.connectAll();
+      assert.ok(
+        run.peers.some((p) => p.conn?.pod === isolated.pod),
+        'some peers are on the pod in the namespace',
+      );
+      run.startTraffic();
+      await sleep(WARMUP_MS);
+      run.faultStarted(`link ${isolated.pod} <-> redis cut for ${CUT_MS} ms`);
+      ns.cut();
+      await sleep(CUT_MS);
+      ns.restore();
+      run.faultEnded();
+      const stats = await run.finish();
+      report(t, stats, cluster.pods);
+      assertFaultFree(stats);
+    },
+  );
+});
