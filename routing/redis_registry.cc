@@ -598,12 +598,16 @@ void RedisRegistry::OnPublishReply(redisReply* reply) {
   publishes_.pop_front();
   publish_replied_ = publish.sequence;
   if (closing_) return;
+  const bool answered = reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
+  if (answered && reply->integer > 0) {  // the common case: nothing to read back
+    ++stats_.relayed_remote;
+    if (!detours_.empty()) FinishDetours();
+    return;
+  }
   const std::optional<PodMessage> message = DecodePodMessage(publish.message);
-  if (reply == nullptr || reply->type != REDIS_REPLY_INTEGER) {
+  if (!answered) {
     TellSender(options_.pod_id, message->sender, message->target, Undeliverable::kUnavailable,
                publish.ref);
-  } else if (reply->integer > 0) {
-    ++stats_.relayed_remote;
   } else {
     // Nobody listens on that pod's channel: it is dead. The route step will reap its entry and
     // queue the frame, in order with the frames sent after it.
