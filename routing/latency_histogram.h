@@ -19,6 +19,9 @@ class LatencyHistogram {
 
   void Observe(double seconds);
 
+  // How many were observed.
+  uint64_t count() const { return count_; }
+
   // Appends the _bucket, _sum and _count lines of metric `name` to `out`.
   void Render(std::string_view name, std::string* out) const;
 

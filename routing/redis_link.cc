@@ -1,7 +1,11 @@
 #include "routing/redis_link.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
+
+#include "routing/cluster_redirect.h"
+#include "routing/cluster_slot.h"
 
 namespace switchboard::routing {
 
@@ -17,41 +21,34 @@ double RandomUnit() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(device);
 }
 
-// The run_id line of INFO server, or empty.
-std::string RunIdOf(std::string_view info) {
-  const size_t at = info.find("run_id:");
-  if (at == std::string_view::npos) return {};
-  const std::string_view rest = info.substr(at + 7);
-  return std::string(rest.substr(0, rest.find_first_of("\r\n")));
+std::string AddressText(const RedisAddress& address) {
+  return ToString(NodeAddress{address.host, address.port});
 }
 
 }  // namespace
+
+// A command on a cluster, kept until its final reply so that it can follow redirects.
+struct RedisLink::Request {
+  int script = -1;  // -1: a plain command
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+  uint16_t slot = 0;
+  int follow_ups = 0;
+  RedisConnection::ReplyCallback done;
+};
 
 RedisLink::RedisLink(uv_loop_t* loop, Options options, Events events)
     : loop_(loop),
       options_(std::move(options)),
       events_(std::move(events)),
-      commands_(loop, options_.address, "commands",
-                {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
-      subscriber_(loop, options_.address, "subscriber",
-                  {[this] { OnConnected(); }, [this](std::string_view why) { OnLost(why); }}),
-      scripts_(&commands_, options_.scripts,
-               {.refused = [this](std::string_view error) { NoteRefusal("a script", error); },
-                .reloading =
-                    [this](std::string_view error) {
-                      if (events_.log) {
-                        events_.log(true, "redis lost its scripts; loading them again", error);
-                      }
-                    },
-                .reload_failed =
-                    [this](std::string_view error) {
-                      OnLost(std::string("SCRIPT LOAD failed: ") + std::string(error));
-                    }}),
       backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)) {
   uv_timer_init(loop_, &reconnect_timer_);
   reconnect_timer_.data = this;
   uv_timer_init(loop_, &heartbeat_timer_);
   heartbeat_timer_.data = this;
+  uv_timer_init(loop_, &retry_timer_);
+  retry_timer_.data = this;
+  seeds_.push_back(options_.address);
 }
 
 RedisLink::~RedisLink() { Close(); }
@@ -63,39 +60,132 @@ void RedisLink::Start() {
   Connect();
 }
 
+// Runs from Start() or the reconnect timer, never from a node's callback, so the nodes of the
+// last attempt can be destroyed here.
 void RedisLink::Connect() {
-  commands_.Connect();
-  subscriber_.Connect();
+  if (closing_) return;
+  nodes_.clear();
+  if (options_.cluster) {
+    AskForSlots();
+  } else {
+    ConnectNodes();
+  }
 }
 
-void RedisLink::OnConnected() {
-  if (!commands_.connected() || !subscriber_.connected()) return;  // wait for the other one
-  // Its run_id tells whether Redis restarted while the link was down; the reply comes before
-  // the scripts are loaded, so before OnUp().
-  commands_.Command({"INFO", "server"}, [this](redisReply* reply) {
-    if (reply == nullptr || reply->type != REDIS_REPLY_STRING) return;
-    std::string run_id = RunIdOf(ReplyText(reply));
-    if (run_id.empty()) return;
-    if (!run_id_.empty() && run_id != run_id_) restarted_ = true;
-    run_id_ = std::move(run_id);
-  });
-  subscriber_.Subscribe(options_.channel, [this](redisReply* reply) {
-    if (closing_ || reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
+std::unique_ptr<RedisNode> RedisLink::MakeNode(RedisAddress address) {
+  std::vector<std::string> scripts = options_.scripts;
+  return std::make_unique<RedisNode>(
+      loop_, std::move(address), std::move(scripts), options_.cluster ? "SSUBSCRIBE" : "SUBSCRIBE",
+      RedisNode::Events{
+          .ready = [this] { OnNodeReady(); },
+          .lost = [this](std::string_view why) { OnLost(why); },
+          .message =
+              [this](std::string_view message) {
+                if (!closing_ && events_.message) events_.message(message);
+              },
+          .unsubscribed =
+              [this](std::string_view channel) {
+                OnLost("the slot of channel " + std::string(channel) + " moved to another node");
+              },
+          .refused =
+              [this](std::string_view error) {
+                // A redirect is followed (OnReply), not refused.
+                const auto redirect = ParseClusterRedirect(error);
+                if (!redirect || redirect->kind == RedirectKind::kNone) {
+                  NoteRefusal("a script", error);
+                }
+              },
+          .reloading =
+              [this](std::string_view error) {
+                if (events_.log)
+                  events_.log(true, "redis lost its scripts; loading them again", error);
+              }});
+}
+
+// Cluster: a seed (or a master of the last map, in turn) tells the slot map.
+void RedisLink::AskForSlots() {
+  const RedisAddress asked = seeds_[next_seed_++ % seeds_.size()];
+  probe_ = std::make_unique<RedisConnection>(
+      loop_, asked, "cluster-slots",
+      RedisConnection::Events{.connected =
+                                  [this, asked] {
+                                    probe_->Command({"CLUSTER", "SLOTS"},
+                                                    [this, asked](redisReply* reply) {
+                                                      OnSlots(asked, reply);
+                                                    });
+                                  },
+                              .lost = [this](std::string_view why) { OnLost(why); }});
+  probe_->Connect();
+}
+
+void RedisLink::OnSlots(const RedisAddress& asked, redisReply* reply) {
+  if (reply == nullptr || closing_) return;  // lost: reported by the probe
+  probe_->Quit();
+  if (reply->type == REDIS_REPLY_ERROR) {
+    OnLost("--redis-cluster is set, but " + AddressText(asked) +
+           " answered CLUSTER SLOTS with: " + std::string(ReplyText(reply)));
+    return;
+  }
+  std::string error;
+  std::optional<SlotMap> map = SlotMap::FromClusterSlots(reply, asked.host, &error);
+  if (!map) {
+    OnLost("CLUSTER SLOTS from " + AddressText(asked) + ": " + error);
+    return;
+  }
+  if (!map->Complete()) {
+    OnLost("the cluster serves " + std::to_string(map->CoveredSlots()) + " of 16384 slots");
+    return;
+  }
+  slots_ = std::move(*map);
+  ConnectNodes();
+}
+
+void RedisLink::ConnectNodes() {
+  if (!options_.cluster) {
+    nodes_.push_back(MakeNode(options_.address));
+    nodes_.back()->Connect(options_.channels);
+    return;
+  }
+  const std::vector<NodeAddress> masters = slots_.Masters();
+  seeds_.resize(1);
+  node_of_slot_.assign(kClusterSlotCount, 0);
+  in_flight_.assign(kClusterSlotCount, 0);
+  for (const NodeAddress& master : masters) {
+    RedisAddress address = options_.address;
+    address.host = master.host;
+    address.port = master.port;
+    address.db = 0;  // a cluster has database 0 only
+    seeds_.push_back(address);
+    nodes_.push_back(MakeNode(std::move(address)));
+  }
+  for (uint16_t slot = 0; slot < kClusterSlotCount; ++slot) {
+    const NodeAddress* master = slots_.MasterFor(slot);
+    node_of_slot_[slot] =
+        static_cast<uint16_t>(std::find(masters.begin(), masters.end(), *master) - masters.begin());
+  }
+  std::vector<std::vector<std::string>> channels(nodes_.size());
+  for (const std::string& channel : options_.channels) {
+    channels[node_of_slot_[KeySlot(channel)]].push_back(channel);
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->Connect(std::move(channels[i]));
+}
+
+void RedisLink::OnNodeReady() {
+  for (const auto& node : nodes_) {
+    if (!node->ready()) return;  // wait for the others
+  }
+  for (const auto& node : nodes_) {
+    if (node->cluster_enabled() && !options_.cluster) {
+      OnLost(
+          AddressText(node->address()) +
+          " is a Redis Cluster node: start with --redis-cluster (SWITCHBOARD_REDIS_CLUSTER=true)");
       return;
     }
-    const std::string_view kind = ReplyText(reply->element[0]);
-    if (kind == "subscribe") {
-      scripts_.Load([this](std::string_view error) {
-        if (!error.empty()) {
-          OnLost(std::string("SCRIPT LOAD failed: ") + std::string(error));
-        } else if (!up_) {
-          OnUp();
-        }
-      });
-    } else if (kind == "message" && events_.message) {
-      events_.message(ReplyText(reply->element[2]));
-    }
-  });
+    std::string& known = run_ids_[AddressText(node->address())];
+    if (!known.empty() && known != node->run_id()) restarted_ = true;
+    known = node->run_id();
+  }
+  if (!up_) OnUp();
 }
 
 void RedisLink::OnUp() {
@@ -103,8 +193,11 @@ void RedisLink::OnUp() {
   last_failure_.clear();
   backoff_.Reset();
   if (events_.log) {
-    events_.log(false, "redis up",
-                options_.address.host + ":" + std::to_string(options_.address.port));
+    std::string where;
+    for (const auto& node : nodes_) {
+      where += (where.empty() ? "" : " ") + AddressText(node->address());
+    }
+    events_.log(false, "redis up", where);
   }
   Heartbeat();
   const bool restarted = restarted_;
@@ -117,11 +210,11 @@ void RedisLink::OnLost(std::string_view why) {
   const bool was_up = up_;
   up_ = false;
   heartbeat_sent_at_.reset();
-  scripts_.FailHeld();
-  // The two connections are one link: drop the other too, so both come back together and the
-  // subscription is never missing while commands flow.
-  commands_.Drop();
-  subscriber_.Drop();
+  // The nodes are one link: drop them all, so that they come back together and no subscription
+  // is missing while commands flow.
+  FailGated();
+  for (const auto& node : nodes_) node->Drop();
+  if (probe_) probe_->Drop();
   if (was_up) {
     ++reconnects_;
     if (events_.log) events_.log(true, "redis lost", why);
@@ -151,9 +244,12 @@ void RedisLink::Heartbeat() {
   }
   if (!heartbeat_sent_at_) {
     heartbeat_sent_at_ = now;
-    commands_.Command(
-        {"SET", options_.liveness_key, "1", "PX", std::to_string(options_.alive_ttl.count())},
-        [this](redisReply* reply) { OnHeartbeatReply(reply); });
+    heartbeat_replies_due_ = options_.liveness_keys.size();
+    heartbeat_refused_ = false;
+    const std::string ttl = std::to_string(options_.alive_ttl.count());
+    for (const std::string& key : options_.liveness_keys) {
+      Command({"SET", key, "1", "PX", ttl}, [this](redisReply* reply) { OnHeartbeatReply(reply); });
+    }
   }
   if (events_.heartbeat) events_.heartbeat();
 }
@@ -162,10 +258,14 @@ void RedisLink::Heartbeat() {
 // accepted sets (this pod was frozen or starved: its timers did not run).
 void RedisLink::OnHeartbeatReply(redisReply* reply) {
   if (closing_ || reply == nullptr || !heartbeat_sent_at_) return;  // lost: OnUp() follows
+  if (reply->type == REDIS_REPLY_ERROR && !heartbeat_refused_) {
+    NoteRefusal("the liveness key", ReplyText(reply));
+    heartbeat_refused_ = true;
+  }
+  if (--heartbeat_replies_due_ > 0) return;
   const Clock::time_point sent_at = *heartbeat_sent_at_;
   heartbeat_sent_at_.reset();
-  if (reply->type == REDIS_REPLY_ERROR) {
-    NoteRefusal("the liveness key", ReplyText(reply));
+  if (heartbeat_refused_) {
     liveness_lapsed_ = true;
     return;
   }
@@ -186,10 +286,22 @@ void RedisLink::NoteRefusal(std::string_view what, std::string_view error) {
   last_refusal_ = std::move(cause);
 }
 
+RedisNode* RedisLink::NodeFor(uint16_t slot) {
+  if (nodes_.empty()) return nullptr;
+  if (!options_.cluster) return nodes_.front().get();
+  return nodes_[node_of_slot_[slot]].get();
+}
+
 bool RedisLink::Command(const std::vector<std::string_view>& args,
                         RedisConnection::ReplyCallback done) {
   if (!up_) return false;
-  return commands_.Command(args, std::move(done));
+  if (!options_.cluster) return nodes_.front()->Command(args, std::move(done));
+  auto request = std::make_shared<Request>();
+  request->args.assign(args.begin(), args.end());
+  request->slot = args.size() > 1 ? KeySlot(args[1]) : 0;
+  request->done = std::move(done);
+  Dispatch(std::move(request));
+  return true;
 }
 
 void RedisLink::RunScript(int script, const std::vector<std::string_view>& keys,
@@ -199,23 +311,158 @@ void RedisLink::RunScript(int script, const std::vector<std::string_view>& keys,
     if (done) done(nullptr);
     return;
   }
-  scripts_.Run(script, keys, args, std::move(done));
+  if (!options_.cluster) {
+    nodes_.front()->RunScript(script, keys, args, std::move(done));
+    return;
+  }
+  auto request = std::make_shared<Request>();
+  request->script = script;
+  request->keys.assign(keys.begin(), keys.end());
+  request->args.assign(args.begin(), args.end());
+  request->slot = keys.empty() ? 0 : KeySlot(keys.front());
+  request->done = std::move(done);
+  Dispatch(std::move(request));
 }
 
-void RedisLink::Close(const std::vector<std::vector<std::string>>& last_commands) {
-  if (closing_) return;
-  closing_ = true;
-  scripts_.Close();
-  if (up_) {
-    for (const std::vector<std::string>& command : last_commands) {
-      commands_.Command(std::vector<std::string_view>(command.begin(), command.end()), nullptr);
-    }
-    commands_.Command({"DEL", options_.liveness_key}, nullptr);
+// A command for a slot whose redirect is being followed waits behind the redirected ones.
+void RedisLink::Dispatch(std::shared_ptr<Request> request) {
+  if (auto gate = gates_.find(request->slot); gate != gates_.end()) {
+    gate->second.held.push_back(std::move(request));
+    return;
   }
+  RedisNode* node = NodeFor(request->slot);
+  Send(std::move(request), node, /*asking=*/false);
+}
+
+void RedisLink::Send(std::shared_ptr<Request> request, RedisNode* node, bool asking) {
+  ++in_flight_[request->slot];
+  auto on_reply = [this, request, node](redisReply* reply) { OnReply(request, node, reply); };
+  if (asking) node->Command({"ASKING"}, nullptr);
+  if (request->script >= 0) {
+    node->RunScript(
+        request->script, std::vector<std::string_view>(request->keys.begin(), request->keys.end()),
+        std::vector<std::string_view>(request->args.begin(), request->args.end()), on_reply);
+  } else if (!node->Command(
+                 std::vector<std::string_view>(request->args.begin(), request->args.end()),
+                 on_reply)) {
+    on_reply(nullptr);
+  }
+}
+
+// A redirect is followed to a node of the link; one to a node it does not know means the slot
+// map changed more than one slot's worth: the link reconnects (with a fresh map), and the
+// command fails, so its caller tells whoever waits for it.
+//
+// Order: commands of one slot leave on one connection and are answered in order, so their
+// redirects come back in order too. But a command sent to the new node as soon as the first
+// redirect came would overtake older ones still on their way to the old node. So the slot is
+// gated (gates_): newer commands for it wait until every command already sent for it is answered,
+// then the redirected ones go, in the order they were sent, and then the newer ones.
+void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode* asked,
+                        redisReply* reply) {
+  --in_flight_[request->slot];
+  if (reply == nullptr || reply->type != REDIS_REPLY_ERROR || closing_ || !up_) {
+    if (request->done) request->done(reply);
+    OpenGateOnceAnswered(request->slot);
+    return;
+  }
+  const RedirectDecision decision =
+      DecideRedirect(ReplyText(reply), asked->address().host, request->follow_ups);
+  if (decision.action == RedirectAction::kDeliver || decision.action == RedirectAction::kFail) {
+    if (request->done) request->done(reply);
+    OpenGateOnceAnswered(request->slot);
+    return;
+  }
+  ++request->follow_ups;
+  if (decision.action == RedirectAction::kRetry) {
+    retries_.push_back({Clock::now() + decision.delay, request});
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer_))) {
+      uv_timer_start(
+          &retry_timer_, [](uv_timer_t* timer) { static_cast<RedisLink*>(timer->data)->Retry(); },
+          static_cast<uint64_t>(decision.delay.count()), 0);
+    }
+    return;
+  }
+  auto target = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& node) {
+    return node->address().host == decision.target.host &&
+           node->address().port == decision.target.port;
+  });
+  if (target == nodes_.end()) {
+    if (request->done) request->done(nullptr);
+    OnLost("slot " + std::to_string(decision.slot) + " moved to " + ToString(decision.target) +
+           ", a node this pod is not connected to");
+    return;
+  }
+  Gate& gate = gates_[request->slot];
+  gate.target = static_cast<size_t>(target - nodes_.begin());
+  gate.moved = decision.action == RedirectAction::kFollowMoved;
+  gate.redirected.push_back(request);
+  OpenGateOnceAnswered(request->slot);
+}
+
+void RedisLink::OpenGateOnceAnswered(uint16_t slot) {
+  auto it = gates_.find(slot);
+  if (it == gates_.end() || in_flight_[slot] > 0) return;
+  Gate gate = std::move(it->second);
+  gates_.erase(it);
+  if (gate.moved) node_of_slot_[slot] = static_cast<uint16_t>(gate.target);
+  for (std::shared_ptr<Request>& request : gate.redirected) {
+    Send(std::move(request), nodes_[gate.target].get(), /*asking=*/!gate.moved);
+  }
+  for (std::shared_ptr<Request>& request : gate.held) Dispatch(std::move(request));
+}
+
+// The link is lost: what waits behind a redirect fails like what was in flight.
+void RedisLink::FailGated() {
+  std::unordered_map<uint16_t, Gate> gates = std::move(gates_);
+  gates_.clear();
+  for (auto& [slot, gate] : gates) {
+    for (auto* requests : {&gate.redirected, &gate.held}) {
+      for (const std::shared_ptr<Request>& request : *requests) {
+        if (request->done) request->done(nullptr);
+      }
+    }
+  }
+}
+
+// Sends again the commands whose retry is due (TRYAGAIN, CLUSTERDOWN), in the order they failed.
+void RedisLink::Retry() {
+  const Clock::time_point now = Clock::now();
+  while (!retries_.empty() && retries_.front().first <= now) {
+    std::shared_ptr<Request> request = std::move(retries_.front().second);
+    retries_.pop_front();
+    if (up_) {
+      Dispatch(std::move(request));
+    } else if (request->done) {
+      request->done(nullptr);
+    }
+  }
+  if (retries_.empty()) return;
+  const auto wait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(retries_.front().first - now);
+  uv_timer_start(
+      &retry_timer_, [](uv_timer_t* timer) { static_cast<RedisLink*>(timer->data)->Retry(); },
+      static_cast<uint64_t>(wait.count()) + 1, 0);
+}
+
+const LatencyHistogram& RedisLink::script_latency() const {
+  return nodes_.empty() ? no_latency_ : nodes_.front()->script_latency();
+}
+
+void RedisLink::Close() {
+  if (closing_) return;
+  if (up_) {
+    for (const std::string& key : options_.liveness_keys) Command({"DEL", key}, nullptr);
+  }
+  closing_ = true;
   up_ = false;
-  commands_.Quit();
-  subscriber_.Drop();
-  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_}) {
+  for (const auto& node : nodes_) node->Quit();
+  if (probe_) probe_->Drop();
+  for (auto& [at, request] : retries_) {
+    if (request->done) request->done(nullptr);
+  }
+  retries_.clear();
+  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_, &retry_timer_}) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(timer))) {
       uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
     }

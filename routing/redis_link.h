@@ -1,43 +1,55 @@
-// The link between a pod and Redis: two hiredis connections on the event loop, one that
-// pipelines commands and one that holds the pod's subscription, treated as one link, and the
-// pod's liveness key.
+// The link between a pod and Redis: the Redis nodes it talks to (redis_node.h), treated as one
+// link, and the pod's liveness keys.
 //
-// The link is "up" only with both connections connected, the subscription confirmed and the
-// scripts loaded. When either connection drops, both are dropped and reconnected with backoff
-// (100 ms doubling to 5 s, half of it random jitter), so that the subscription is never missing
-// while commands flow. A link can also die without hiredis noticing (its libuv adapter ignores
-// poll errors): a heartbeat unanswered for the liveness TTL counts as lost.
+// On a standalone server the link has one node. With `cluster`, `address` names one seed node of
+// a Redis Cluster: the link asks it (or, when it fails, a master it knew) for the slot map with
+// CLUSTER SLOTS, connects to every master, subscribes on each to the pod's channels that hash to
+// its slots (sharded pub/sub), and sends every command to the master of its key's slot. A
+// command answered with MOVED or ASK follows the redirect (cluster_redirect.h); TRYAGAIN and
+// CLUSTERDOWN are retried after a delay.
 //
-// The liveness key (P:alive:<pod>, refreshed every heartbeat) is what keeps the other pods from
-// reaping this pod's peers. The link tells its owner when the key may have lapsed while the link
-// stayed up (Redis refused to set it, or this pod was frozen or starved past the TTL), so that it
-// can claim its peers again. It also notices a Redis that restarted (its run_id changed) while
-// the link was down.
+// The link is "up" only with every node ready. When any node is lost, or a channel's slot moves
+// away, every node is dropped and the link reconnects from the start, with backoff (100 ms
+// doubling to 5 s, half of it random jitter), so that no subscription is missing while commands
+// flow and the slot map is fresh. A link can also die without a socket error (a frozen Redis, a
+// cut network): a heartbeat unanswered for the liveness TTL counts as lost.
+//
+// The liveness keys (one per bucket of key_layout.h, all refreshed every heartbeat) are what
+// keep the other pods from reaping this pod's peers. The link tells its owner when they may have
+// lapsed while the link stayed up (Redis refused to set them, or this pod was frozen or starved
+// past the TTL), so that it can claim its peers again. It also notices a Redis node that
+// restarted (its run_id changed) while the link was down.
 #pragma once
 
 #include <uv.h>
 
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "routing/backoff.h"
 #include "routing/redis_connection.h"
+#include "routing/redis_node.h"
 #include "routing/redis_url.h"
 #include "routing/routed_frame.h"
 #include "routing/script_runner.h"
+#include "routing/slot_map.h"
 
 namespace switchboard::routing {
 
 class RedisLink {
  public:
   struct Options {
-    RedisAddress address;
-    std::string channel;       // the pod's own channel, subscribed while up
-    std::string liveness_key;  // set with a TTL every heartbeat
+    RedisAddress address;  // the server, or with `cluster` one node of the cluster
+    bool cluster = false;
+    std::vector<std::string> channels;       // the pod's own channels, subscribed while up
+    std::vector<std::string> liveness_keys;  // set with a TTL every heartbeat
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);
     std::vector<std::string> scripts;  // for the ScriptRunner
@@ -71,40 +83,79 @@ class RedisLink {
 
   // Deletes the liveness key if up, closes both connections and the timers. After it no event
   // is reported and no callback made; the loop can run out once the handles are closed.
-  void Close(const std::vector<std::vector<std::string>>& last_commands = {});
+  void Close();
 
   bool up() const { return up_; }
 
-  // Sends a command on the command connection; `done` (may be null) gets its reply, or nullptr if
-  // the link is lost first. Returns false, without calling `done`, when the link is down.
+  // Sends a command whose key (or channel) is args[1] to the node that serves it; `done` (may be
+  // null) gets its reply, or nullptr if the link is lost first. Returns false, without calling
+  // `done`, when the link is down.
   bool Command(const std::vector<std::string_view>& args, RedisConnection::ReplyCallback done);
 
-  // Runs a script (ScriptRunner::Run). With the link down, `done` gets nullptr at once.
+  // Runs a script (ScriptRunner::Run) on the node that serves keys[0] (every key must share its
+  // slot). With the link down, `done` gets nullptr at once.
   void RunScript(int script, const std::vector<std::string_view>& keys,
                  const std::vector<std::string_view>& args, RedisConnection::ReplyCallback done);
 
   // Counts an error answer and logs it, once per cause while it lasts.
   void NoteRefusal(std::string_view what, std::string_view error);
 
+  // "SPUBLISH" on a cluster (sharded pub/sub), else "PUBLISH".
+  std::string_view publish_verb() const { return options_.cluster ? "SPUBLISH" : "PUBLISH"; }
+
   uint64_t reconnects() const { return reconnects_; }
   uint64_t errors() const { return errors_; }
-  const LatencyHistogram& script_latency() const { return scripts_.latency(); }
+  // Of the first node's script calls.
+  const LatencyHistogram& script_latency() const;
 
  private:
+  struct Request;
+  // A slot whose redirect is being followed (see OnReply).
+  struct Gate {
+    size_t target = 0;                                // index into nodes_
+    bool moved = false;                               // MOVED (else ASK)
+    std::deque<std::shared_ptr<Request>> redirected;  // to send again, to the target
+    std::deque<std::shared_ptr<Request>> held;        // sent since, waiting
+  };
+
   void Connect();
-  void OnConnected();
+  void AskForSlots();
+  void OnSlots(const RedisAddress& asked, redisReply* reply);
+  // Makes the nodes (one, or one per master of slots_) and connects them.
+  void ConnectNodes();
+  std::unique_ptr<RedisNode> MakeNode(RedisAddress address);
+  void OnNodeReady();
   void OnUp();
   void OnLost(std::string_view why);
   void ScheduleReconnect();
   void Heartbeat();
   void OnHeartbeatReply(redisReply* reply);
+  // The node serving `slot`: on a standalone server the only one; nullptr if none does.
+  RedisNode* NodeFor(uint16_t slot);
+  // Cluster: sends `request` to the node its slot names, following redirects.
+  void Send(std::shared_ptr<Request> request, RedisNode* node, bool asking);
+  void OnReply(const std::shared_ptr<Request>& request, const RedisNode* asked, redisReply* reply);
+  void Retry();
+  void Dispatch(std::shared_ptr<Request> request);
+  void OpenGateOnceAnswered(uint16_t slot);
+  void FailGated();
 
   uv_loop_t* loop_;
   Options options_;
   Events events_;
-  RedisConnection commands_;
-  RedisConnection subscriber_;
-  ScriptRunner scripts_;
+  std::vector<std::unique_ptr<RedisNode>> nodes_;
+  std::vector<uint16_t> node_of_slot_;  // cluster: index into nodes_ per slot
+  std::vector<uint32_t> in_flight_;     // cluster: commands sent per slot, not yet answered
+  std::unordered_map<uint16_t, Gate> gates_;
+  SlotMap slots_;                           // cluster: from CLUSTER SLOTS
+  std::unique_ptr<RedisConnection> probe_;  // cluster: asks a node for the slot map
+  std::vector<RedisAddress> seeds_;         // cluster: the seed, then the masters last known
+  size_t next_seed_ = 0;
+  std::unordered_map<std::string, std::string> run_ids_;  // node address -> its run_id
+  LatencyHistogram no_latency_;
+  // Cluster: commands answered TRYAGAIN or CLUSTERDOWN, in order, with when to send them again.
+  std::deque<std::pair<Clock::time_point, std::shared_ptr<Request>>> retries_;
+  uv_timer_t retry_timer_{};
   uv_timer_t reconnect_timer_{};
   uv_timer_t heartbeat_timer_{};
   Backoff backoff_;
@@ -112,11 +163,12 @@ class RedisLink {
   bool closing_ = false;
   std::string last_failure_;  // why the link last failed, logged once per cause while down
   std::string last_refusal_;  // the last error answer, logged once per cause
-  std::string run_id_;        // INFO's run_id at the last connect
-  bool restarted_ = false;    // it changed
-  std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its reply
-  std::optional<Clock::time_point> last_alive_at_;      // when the last accepted one was sent
-  bool liveness_lapsed_ = false;                        // Redis refused the liveness key
+  bool restarted_ = false;    // a node's run_id changed
+  std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its replies
+  size_t heartbeat_replies_due_ = 0;
+  bool heartbeat_refused_ = false;
+  std::optional<Clock::time_point> last_alive_at_;  // when the last accepted one was sent
+  bool liveness_lapsed_ = false;                    // Redis refused the liveness key
   uint64_t reconnects_ = 0;
   uint64_t errors_ = 0;
 };

@@ -97,17 +97,32 @@ struct RedisRegistry::Publish {
   uint64_t sequence;
   std::string message;  // the pod message: what to route again if nobody got it
   std::string ref;
+  bool replied = false;
 };
 
 namespace {
 
+// Replaces every `from` in `text` with `to`.
+std::string ReplaceAll(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
 // Each pod loads its own copy of the scripts, marked with its id, so it has SHAs of its own:
 // after a SCRIPT FLUSH another pod reloading its copy cannot make this pod's EVALSHAs succeed
-// while earlier ones of this pod still wait to be retried (script_runner.h).
-std::vector<std::string> ScriptsOfPod(const std::string& pod_id) {
+// while earlier ones of this pod still wait to be retried (script_runner.h). On a cluster the
+// pod channels are sharded: the scripts publish with SPUBLISH and count with SHARDNUMSUB.
+std::vector<std::string> ScriptsOfPod(const std::string& pod_id, bool cluster) {
   std::vector<std::string> texts;
   for (const std::string_view* script : kScripts) {
-    texts.push_back("-- loaded by pod " + pod_id + "\n" + std::string(*script));
+    std::string text = "-- loaded by pod " + pod_id + "\n" + std::string(*script);
+    if (cluster) {
+      text = ReplaceAll(ReplaceAll(std::move(text), "'PUBLISH'", "'SPUBLISH'"), "'NUMSUB'",
+                        "'SHARDNUMSUB'");
+    }
+    texts.push_back(std::move(text));
   }
   return texts;
 }
@@ -116,13 +131,15 @@ std::vector<std::string> ScriptsOfPod(const std::string& pod_id) {
 
 RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
     : options_(std::move(options)),
+      layout_(options_.prefix),
       link_(loop,
             {.address = options_.address,
-             .channel = options_.prefix + ":pod:" + options_.pod_id,
-             .liveness_key = options_.prefix + ":alive:" + options_.pod_id,
+             .cluster = options_.cluster,
+             .channels = OwnChannels(),
+             .liveness_keys = OwnLivenessKeys(),
              .heartbeat = options_.heartbeat,
              .alive_ttl = options_.alive_ttl,
-             .scripts = ScriptsOfPod(options_.pod_id)},
+             .scripts = ScriptsOfPod(options_.pod_id, options_.cluster)},
             {.up = [this](bool restarted) { OnUp(restarted); },
              .message = [this](std::string_view message) { OnPodMessage(message); },
              .alive = [this](bool lapsed) { OnAlive(lapsed); },
@@ -132,15 +149,20 @@ RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
 
 RedisRegistry::~RedisRegistry() { Close(); }
 
-std::string RedisRegistry::Key(std::string_view suffix) const {
-  return options_.prefix + ":" + std::string(suffix);
+std::vector<std::string> RedisRegistry::OwnChannels() const {
+  std::vector<std::string> channels;
+  for (int bucket = 0; bucket < KeyLayout::kBuckets; ++bucket) {
+    channels.push_back(layout_.Channel(bucket, options_.pod_id));
+  }
+  return channels;
 }
 
-std::string RedisRegistry::PodChannel(std::string_view pod) const {
-  std::string channel;
-  channel.reserve(options_.prefix.size() + 5 + pod.size());
-  channel.append(options_.prefix).append(":pod:").append(pod);
-  return channel;
+std::vector<std::string> RedisRegistry::OwnLivenessKeys() const {
+  std::vector<std::string> keys;
+  for (int bucket = 0; bucket < KeyLayout::kBuckets; ++bucket) {
+    keys.push_back(layout_.Alive(bucket, options_.pod_id));
+  }
+  return keys;
 }
 
 void RedisRegistry::Log(bool warning, std::string_view message, std::string_view detail) const {
@@ -212,16 +234,17 @@ void RedisRegistry::OnAlive(bool lapsed) {
   for (const std::string& peer : unclaimed) Reclaim(peer);
 }
 
-// Each heartbeat: announce this pod and reap the peers of pods that are gone.
+// Each heartbeat: reap the peers of pods that are gone, in every bucket.
 void RedisRegistry::OnHeartbeat() {
-  link_.Command({"SADD", Key("pods"), options_.pod_id}, nullptr);
-  link_.RunScript(
-      kReap, {Key("pods"), Key("peers"), Key("tokens")}, {options_.prefix, options_.pod_id},
-      [this](redisReply* reply) {
-        if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
-          Log(true, "removed the peers of dead pods", std::to_string(reply->integer));
-        }
-      });
+  auto on_reply = [this](redisReply* reply) {
+    if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+      Log(true, "removed the peers of dead pods", std::to_string(reply->integer));
+    }
+  };
+  for (int bucket = 0; bucket < KeyLayout::kBuckets; ++bucket) {
+    link_.RunScript(kReap, {layout_.Pods(bucket), layout_.Peers(bucket), layout_.Tokens(bucket)},
+                    {layout_.BucketPrefix(bucket), options_.pod_id}, on_reply);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,13 +316,15 @@ void RedisRegistry::SendRegister(const std::string& peer, std::string_view token
   registering_[peer] = std::make_unique<Registering>(
       Registering{connection, std::string(token), std::move(done), std::move(held), std::nullopt,
                   std::move(before_queue)});
-  link_.RunScript(kRegister,
-                  {Key("peers"), Key("tokens"), Key("queue:" + peer),
-                   Key("pod:" + options_.pod_id + ":peers"), Key("released:" + peer)},
-                  {options_.prefix, peer, options_.pod_id, TokenHash(token)},
-                  [this, peer, local_result](redisReply* reply) {
-                    OnRegisterReply(peer, local_result, reply);
-                  });
+  const int bucket = KeyLayout::BucketOf(peer);
+  link_.RunScript(
+      kRegister,
+      {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.Queue(peer),
+       layout_.PodPeers(bucket, options_.pod_id), layout_.Released(peer), layout_.Pods(bucket)},
+      {layout_.BucketPrefix(bucket), peer, options_.pod_id, TokenHash(token)},
+      [this, peer, local_result](redisReply* reply) {
+        OnRegisterReply(peer, local_result, reply);
+      });
 }
 
 void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
@@ -409,9 +434,11 @@ void RedisRegistry::SendUnregister(const std::string& peer) {
     left_while_down_.insert(peer);
     return;
   }
-  link_.RunScript(kUnregister,
-                  {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers")},
-                  {peer, options_.pod_id}, nullptr);
+  const int bucket = KeyLayout::BucketOf(peer);
+  link_.RunScript(
+      kUnregister,
+      {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.PodPeers(bucket, options_.pod_id)},
+      {peer, options_.pod_id}, nullptr);
 }
 
 void RedisRegistry::SendRelease(const std::string& peer) {
@@ -426,11 +453,12 @@ void RedisRegistry::SendRelease(const std::string& peer) {
 void RedisRegistry::StartRelease(const std::string& peer) {
   Releasing& releasing = releasing_[peer];
   releasing.nonce = options_.pod_id + "-" + std::to_string(++release_count_);
+  const int bucket = KeyLayout::BucketOf(peer);
   link_.RunScript(
       kRelease,
-      {Key("peers"), Key("tokens"), Key("pod:" + options_.pod_id + ":peers"),
-       Key("released:" + peer)},
-      {options_.prefix, peer, options_.pod_id, releasing.nonce,
+      {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.PodPeers(bucket, options_.pod_id),
+       layout_.Released(peer)},
+      {layout_.BucketPrefix(bucket), peer, options_.pod_id, releasing.nonce,
        std::to_string(kReleaseMarkerTtl.count())},
       [this, peer, nonce = releasing.nonce](redisReply* reply) {
         // Released: OnReleased() takes it from here. No answer: OnUp() starts again.
@@ -468,7 +496,7 @@ void RedisRegistry::SendRequeue(const std::string& peer) {
   }
   std::vector<std::string_view> args = {releasing.nonce, expire_ms};
   args.insert(args.end(), entries.begin(), entries.end());
-  link_.RunScript(kRequeue, {Key("queue:" + peer), Key("released:" + peer)}, args,
+  link_.RunScript(kRequeue, {layout_.Queue(peer), layout_.Released(peer)}, args,
                   [this, peer, nonce = releasing.nonce](redisReply* reply) {
                     if (reply == nullptr) return;  // OnUp() sends it again
                     FinishRelease(peer, nonce, !IsError(reply) && ReplyText(reply) == "Q");
@@ -585,18 +613,22 @@ void RedisRegistry::PublishTo(OwnerCache::Entry& owner, std::string_view from, s
                                EncodeDeliver(to, options_.pod_id, from, frame, queue_if_absent),
                                std::string(ref)});
   owner.last_publish = publish_sequence_;
-  const std::string channel = PodChannel(owner.pod);
-  if (!link_.Command({"PUBLISH", channel, publishes_.back().message},
-                     [this](redisReply* reply) { OnPublishReply(reply); })) {
-    OnPublishReply(nullptr);
+  const std::string channel = layout_.ChannelFor(to, owner.pod);
+  const uint64_t sequence = publish_sequence_;
+  if (!link_.Command({link_.publish_verb(), channel, publishes_.back().message},
+                     [this, sequence](redisReply* reply) { OnPublishReply(sequence, reply); })) {
+    OnPublishReply(sequence, nullptr);
   }
 }
 
-void RedisRegistry::OnPublishReply(redisReply* reply) {
-  // Replies come in the order the commands were sent, so this one is the oldest PUBLISH.
-  Publish publish = std::move(publishes_.front());
-  publishes_.pop_front();
-  publish_replied_ = publish.sequence;
+void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
+  // One Redis answers in the order the commands were sent, but the masters of a cluster each in
+  // their own: publish_replied_ counts only those with every earlier one answered too.
+  Publish& entry = publishes_[sequence - publishes_.front().sequence];
+  Publish publish = std::move(entry);
+  entry.replied = true;
+  while (!publishes_.empty() && publishes_.front().replied) publishes_.pop_front();
+  publish_replied_ = publishes_.empty() ? publish_sequence_ : publishes_.front().sequence - 1;
   if (closing_) return;
   const bool answered = reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
   if (answered && reply->integer > 0) {  // the common case: nothing to read back
@@ -654,7 +686,8 @@ void RedisRegistry::SendFence(std::string_view target_view, std::string_view pod
     detours_.FenceAnswered(target, pod);
     FinishDetours();
   };
-  if (!link_.Command({"PUBLISH", PodChannel(pod), EncodeFence(target, options_.pod_id)},
+  if (!link_.Command({link_.publish_verb(), layout_.ChannelFor(target, pod),
+                      EncodeFence(target, options_.pod_id)},
                      answered)) {
     answered(nullptr);
   }
@@ -688,18 +721,37 @@ void RedisRegistry::FinishDetours() {
   }
 }
 
+// Reads every bucket's entries; the list is complete only if every bucket answered.
 void RedisRegistry::ListPeers(ListCallback done) {
-  auto on_reply = [done](redisReply* reply) {
-    if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) {
-      done(std::nullopt);
-      return;
-    }
+  struct Listing {
+    ListCallback done;
     std::vector<std::string> ids;
-    ids.reserve(reply->elements);
-    for (size_t i = 0; i < reply->elements; ++i) ids.emplace_back(ReplyText(reply->element[i]));
-    done(std::move(ids));
+    int waiting = KeyLayout::kBuckets;
+    bool failed = false;
   };
-  if (!link_.up() || !link_.Command({"HKEYS", Key("peers")}, on_reply)) done(std::nullopt);
+  if (!link_.up()) {
+    done(std::nullopt);
+    return;
+  }
+  auto listing = std::make_shared<Listing>(Listing{std::move(done), {}});
+  auto on_reply = [listing](redisReply* reply) {
+    if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) {
+      listing->failed = true;
+    } else {
+      for (size_t i = 0; i < reply->elements; ++i) {
+        listing->ids.emplace_back(ReplyText(reply->element[i]));
+      }
+    }
+    if (--listing->waiting > 0) return;
+    if (listing->failed) {
+      listing->done(std::nullopt);
+    } else {
+      listing->done(std::move(listing->ids));
+    }
+  };
+  for (int bucket = 0; bucket < KeyLayout::kBuckets; ++bucket) {
+    if (!link_.Command({"HKEYS", layout_.Peers(bucket)}, on_reply)) on_reply(nullptr);
+  }
 }
 
 void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
@@ -715,10 +767,11 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
   const std::string expire_ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
   const std::string max_queued = std::to_string(options_.max_queued_per_peer);
+  const int bucket = KeyLayout::BucketOf(target);
   link_.RunScript(
-      kRoute, {Key("peers"), Key("queue:" + std::string(target)), Key("tokens")},
-      {options_.prefix, target, sender_pod, sender, frame, expire_ms, max_queued, options_.pod_id,
-       queue_if_absent ? "queue" : "drop"},
+      kRoute, {layout_.Peers(bucket), layout_.Queue(target), layout_.Tokens(bucket)},
+      {layout_.BucketPrefix(bucket), target, sender_pod, sender, frame, expire_ms, max_queued,
+       options_.pod_id, queue_if_absent ? "queue" : "drop"},
       [this, own, sender_pod = std::string(sender_pod), sender = std::string(sender),
        target = std::string(target), ref = std::string(ref)](redisReply* reply) {
         const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
@@ -848,14 +901,16 @@ void RedisRegistry::BounceHeld(std::string_view target, const Held& held) {
   }
   if (!link_.up()) return;  // the sender's pod treats the lost link as a failure of what it sent
   link_.Command(
-      {"PUBLISH", PodChannel(held.sender_pod),
+      {link_.publish_verb(), layout_.ChannelFor(target, held.sender_pod),
        EncodeBounce(target, options_.pod_id, held.sender, held.frame, held.queue_if_absent)},
       nullptr);
 }
 
 void RedisRegistry::AnswerFence(std::string_view target, std::string_view pod) {
   if (!link_.up()) return;
-  link_.Command({"PUBLISH", PodChannel(pod), EncodeFenceAnswer(target, options_.pod_id)}, nullptr);
+  link_.Command({link_.publish_verb(), layout_.ChannelFor(target, pod),
+                 EncodeFenceAnswer(target, options_.pod_id)},
+                nullptr);
 }
 
 void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sender,
@@ -870,7 +925,9 @@ void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sen
   // A sender on another pod only hears of expiry (the only failure known after its pod let go of
   // the frame); its pod told it of anything else already.
   if (reason != Undeliverable::kPeerUnavailable || !link_.up()) return;
-  link_.Command({"PUBLISH", PodChannel(sender_pod), EncodeExpired(sender, target)}, nullptr);
+  link_.Command(
+      {link_.publish_verb(), layout_.ChannelFor(target, sender_pod), EncodeExpired(sender, target)},
+      nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -897,7 +954,7 @@ void RedisRegistry::CheckExpiry(ExpiryTracker::Pair pair) {
     return;
   }
   link_.RunScript(
-      kExpire, {Key("queue:" + pair.target)}, {pair.sender},
+      kExpire, {layout_.Queue(pair.target)}, {pair.sender},
       [this, pair, again_in](redisReply* reply) {
         if (closing_) return;
         if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
@@ -934,7 +991,7 @@ RoutingStats RedisRegistry::stats() const {
 void RedisRegistry::Close() {
   if (closing_) return;
   closing_ = true;
-  link_.Close({{"SREM", Key("pods"), options_.pod_id}});
+  link_.Close();
 }
 
 }  // namespace switchboard::routing

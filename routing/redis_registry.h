@@ -9,10 +9,10 @@
 // a fence (DetourTable). A pod releasing a peer keeps what still arrives for it until its own
 // release marker comes back on its channel, and puts those frames in front of the peer's queue.
 //
-// Two hiredis connections share the event loop: one pipelines the commands, the other holds the
-// pod's subscription. Both are treated as one link: when either drops, both are dropped and
-// reconnected with backoff, and every local peer is registered again (Redis may have restarted
-// empty). Meanwhile local traffic goes on and cross-pod sends are answered with "unavailable".
+// The keys are split into buckets (key_layout.h) so that each step touches one Redis Cluster slot,
+// and the link (redis_link.h) talks to one server or to every master of a cluster. When the link
+// drops, every local peer is registered again (Redis may have restarted empty). Meanwhile local
+// traffic goes on and cross-pod sends are answered with "unavailable".
 // See docs/architecture.md for the whole design and why message order holds.
 #pragma once
 
@@ -29,6 +29,7 @@
 
 #include "routing/detour_table.h"
 #include "routing/expiry_tracker.h"
+#include "routing/key_layout.h"
 #include "routing/latency_histogram.h"
 #include "routing/owner_cache.h"
 #include "routing/peer_table.h"
@@ -42,7 +43,8 @@ namespace switchboard::routing {
 class RedisRegistry : public Registry {
  public:
   struct Options {
-    RedisAddress address;
+    RedisAddress address;  // with `cluster`, one node of a Redis Cluster
+    bool cluster = false;
     std::string prefix = "switchboard";
     std::string pod_id;
     Clock::duration expire = std::chrono::milliseconds(5000);
@@ -130,7 +132,7 @@ class RedisRegistry : public Registry {
   // One PUBLISH to the pod `owner` names; its reply is handled by OnPublishReply.
   void PublishTo(OwnerCache::Entry& owner, std::string_view from, std::string_view to,
                  std::string_view frame, std::string_view ref, bool queue_if_absent);
-  void OnPublishReply(redisReply* reply);
+  void OnPublishReply(uint64_t sequence, redisReply* reply);
   // Sends a frame to the pod that holds `target`, else queues it in Redis (unless
   // `queue_if_absent` is false: then it is dropped).
   void RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
@@ -159,11 +161,13 @@ class RedisRegistry : public Registry {
   void TellSender(std::string_view sender_pod, std::string_view sender, std::string_view target,
                   Undeliverable reason, std::string_view ref);
 
-  std::string PodChannel(std::string_view pod) const;
-  std::string Key(std::string_view suffix) const;
+  // The channels this pod listens on, and its liveness keys: one per bucket.
+  std::vector<std::string> OwnChannels() const;
+  std::vector<std::string> OwnLivenessKeys() const;
   void Log(bool warning, std::string_view message, std::string_view detail) const;
 
   Options options_;
+  KeyLayout layout_;
   RedisLink link_;
   bool closing_ = false;
 
@@ -172,7 +176,7 @@ class RedisRegistry : public Registry {
   DetourTable detours_;
   std::deque<Publish> publishes_;  // PUBLISHes awaiting their reply, in the order sent
   uint64_t publish_sequence_ = 0;  // numbers the PUBLISHes of frames
-  uint64_t publish_replied_ = 0;   // the number of the last one answered
+  uint64_t publish_replied_ = 0;   // it and every one before it are answered
   // "<sender pod> <target>" -> since when: frames from that pod for that target are handed back
   // until its fence arrives, even if the target registers here meanwhile.
   std::unordered_map<std::string, Clock::time_point> bouncing_;

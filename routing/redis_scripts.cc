@@ -53,6 +53,7 @@ else
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 end
 redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('SADD', KEYS[6], ARGV[3])
 redis.call('DEL', KEYS[5])
 local reply = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])

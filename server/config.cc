@@ -67,6 +67,10 @@ const std::vector<Flag>& Flags() {
        "of the process list (default: none)",
        &Config::redis_password},
       {"redis-prefix", "prefix of every Redis key and channel", &Config::redis_prefix},
+      {"redis-cluster",
+       "--redis-url names one node of a Redis Cluster: learn the others from it and use sharded "
+       "pub/sub",
+       nullptr, nullptr, 0, 0, &Config::redis_cluster},
       {"peerjs-path",
        "where the PeerJS endpoint is mounted: WebSocket <path>peerjs, HTTP <path> and "
        "<path><key>/id",
@@ -177,6 +181,13 @@ bool Validate(Config* config, std::string* error) {
       *error = "--redis-password: the password is also in --redis-url; set it in one place";
       return false;
     }
+    if (config->redis_cluster && address->db != 0) {
+      *error = "--redis-cluster: a Redis Cluster has database 0 only; drop the /db of --redis-url";
+      return false;
+    }
+  } else if (config->redis_cluster) {
+    *error = "--redis-cluster: set without --redis-url, so there is no cluster to join";
+    return false;
   } else if (!config->redis_password.empty()) {
     *error = "--redis-password: set without --redis-url, so there is no Redis to log in to";
     return false;

@@ -30,6 +30,7 @@ struct Config {
   std::string redis_url;       // empty: the embedded single-pod backend
   std::string redis_password;  // AUTH password when redis_url holds none
   std::string redis_prefix = "switchboard";
+  bool redis_cluster = false;     // redis_url names a node of a Redis Cluster
   std::string peerjs_path = "/";  // PeerJS clients connect to <peerjs_path>peerjs
   std::string peerjs_key = "peerjs";
   bool peerjs_allow_discovery = false;

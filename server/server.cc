@@ -112,6 +112,7 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   options.address = *routing::ParseRedisUrl(config_.redis_url, &error);  // checked by ParseConfig
   if (!config_.redis_password.empty()) options.address.password = config_.redis_password;
   options.prefix = config_.redis_prefix;
+  options.cluster = config_.redis_cluster;
   options.pod_id = config_.pod_id;
   options.expire = expire;
   options.max_queued_per_peer = max_queued;

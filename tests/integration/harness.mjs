@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { redisKeys } from './key_layout.mjs';
 
 export { WebSocket, sleep };
 
@@ -866,7 +867,7 @@ export async function eventually(fn, { timeoutMs = 3000, intervalMs = 50 } = {})
 //
 //   const cl = await startCluster({ pods: 3, tag: 'relay', t });      // or clusterFixture(...)
 //   const a = await connectPeer(cl.pods[0], 'A');                     // pods already "redis up"
-//   assert.deepEqual(await cl.owners(), { A: cl.pods[0].pod });        // <prefix>:peers
+//   assert.deepEqual(await cl.owners(), { A: cl.pods[0].pod });        // every bucket's peers
 //   await cl.redis.kill();  await cl.redis.restart();                  // same port, empty
 //
 // redis-server is $REDIS_SERVER_BIN, else redis-server on the PATH (Debian: apt-get install
@@ -1088,10 +1089,48 @@ export class RedisServer {
   }
 }
 
+// With SWITCHBOARD_TEST_REDIS=cluster, the multi-pod tests run on a 3-master Redis Cluster instead
+// (redis_cluster.mjs), and their pods get --redis-cluster.
+export const TEST_ON_CLUSTER = process.env.SWITCHBOARD_TEST_REDIS === 'cluster';
+
 export async function startRedis() {
+  if (TEST_ON_CLUSTER) {
+    const { startRedisCluster } = await import('./redis_cluster.mjs');
+    return new ClusterAsRedis(await startRedisCluster({ masters: 3 }));
+  }
   const r = new RedisServer(await freePort());
   await r.start();
   return r;
+}
+
+// A Redis Cluster behind the few calls the multi-pod tests make of a RedisServer: a command goes
+// to the master of its key (args[1]); one without a key (SCRIPT, CLIENT...) goes to every master.
+class ClusterAsRedis {
+  static KEYLESS = new Set(['SCRIPT', 'CLIENT', 'FLUSHALL', 'CONFIG']);
+
+  constructor(cluster) {
+    this.redisCluster = cluster;
+    this.url = cluster.seedUrl;
+    this.port = cluster.nodes[0].port;
+  }
+
+  async command(...args) {
+    if (!ClusterAsRedis.KEYLESS.has(String(args[0]).toUpperCase())) return this.redisCluster.command(args);
+    const replies = [];
+    for (const master of await this.redisCluster.masters()) replies.push(await this.redisCluster.nodes[master].command(args));
+    return replies[0];
+  }
+
+  async hgetall(key) {
+    const flat = await this.command('HGETALL', key);
+    const out = {};
+    for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+    return out;
+  }
+
+  stop() {
+    return this.redisCluster.stop();
+  }
 }
 
 // A --redis-prefix unique to this test file's process (and `tag`).
@@ -1099,14 +1138,19 @@ export function uniquePrefix(tag = 'test') {
   return `sbt-${tag}-${process.pid}`;
 }
 
-// The Redis key names of docs/architecture.md for prefix `p`.
-export function redisKeys(p) {
-  return {
-    peers: `${p}:peers`,
-    podPeers: (pod) => `${p}:pod:${pod}:peers`,
-    alive: (pod) => `${p}:alive:${pod}`,
-    queue: (peer) => `${p}:queue:${peer}`,
-  };
+export { redisKeys };
+
+// Every bucket's <prefix>:{T}:peers merged, as {peer: pod}.
+export async function ownersIn(redis, keys, { db } = {}) {
+  const owners = {};
+  for (const bucket of keys.buckets) {
+    const flat =
+      db === undefined
+        ? await redis.command('HGETALL', keys.peers(bucket))
+        : await redisCommand(redis.port, ['HGETALL', keys.peers(bucket)], { db });
+    for (let i = 0; i + 1 < flat.length; i += 2) owners[flat[i]] = flat[i + 1];
+  }
+  return owners;
 }
 
 // The log lines after the first `after` ones (use srv.logs.length before the event).
@@ -1123,7 +1167,13 @@ Server.prototype.waitForRedisUp = function waitForRedisUp(after = 0, timeoutMs =
 // and waits for its "redis up" line (unless waitUp is false).
 export async function startPod(redis, { prefix, pod, flags = {}, env, t, waitUp = true } = {}) {
   const srv = await startServer(
-    { 'redis-url': redis.url, 'redis-prefix': prefix, ...(pod ? { 'pod-id': pod } : {}), ...flags },
+    {
+      'redis-url': redis.url,
+      'redis-prefix': prefix,
+      ...(redis instanceof ClusterAsRedis ? { 'redis-cluster': 'true' } : {}),
+      ...(pod ? { 'pod-id': pod } : {}),
+      ...flags,
+    },
     { env, t },
   );
   try {
@@ -1178,13 +1228,13 @@ export class Cluster {
     this._stopped = false;
   }
 
-  // <prefix>:peers as {peer: pod}.
+  // Every bucket's entries as {peer: pod}.
   owners() {
-    return this.redis.hgetall(this.keys.peers);
+    return ownersIn(this.redis, this.keys);
   }
 
   async owner(peer) {
-    return this.redis.command('HGET', this.keys.peers, peer);
+    return this.redis.command('HGET', this.keys.peersOf(peer), peer);
   }
 
   // Adds a pod to the cluster (stopped with it).

@@ -8,7 +8,9 @@ import {
   connectPeer,
   eventually,
   freePort,
+  ownersIn,
   redisCommand,
+  redisKeys,
   runOnce,
   startPod,
   startRedis,
@@ -88,11 +90,11 @@ describe('multi-pod configuration', { timeout: 60000 }, () => {
     assert.equal(srv.listening.routing, 'redis', `"listening": ${JSON.stringify(srv.listening)}`);
     await srv.waitForRedisUp();
     const c = await connectPeer(srv, 'env-peer');
-    assert.deepEqual(await redis.hgetall('switchboard:peers'), { 'env-peer': 'env-pod' }, 'switchboard:peers');
+    assert.deepEqual(await ownersIn(redis, redisKeys('switchboard')), { 'env-peer': 'env-pod' }, 'switchboard:{...}:peers');
     c.close();
     await c.closed();
     await eventually(async () =>
-      assert.deepEqual(await redis.hgetall('switchboard:peers'), {}, 'entry removed when the peer leaves'),
+      assert.deepEqual(await ownersIn(redis, redisKeys('switchboard')), {}, 'entry removed when the peer leaves'),
     );
     // Stop the pod before Redis (t.after hooks run in order of registration: redis.stop first).
     await srv.stop();
@@ -110,9 +112,9 @@ describe('multi-pod configuration', { timeout: 60000 }, () => {
     const c = await connectPeer(srv, 'db-peer');
     assert.deepEqual(await redisCommand(redis.port, ['KEYS', '*'], { db: 0 }), [], 'nothing in db 0');
     assert.deepEqual(
-      await redisCommand(redis.port, ['HGETALL', `${prefix}:peers`], { db: 3 }),
-      ['db-peer', 'db-pod'],
-      `${prefix}:peers in db 3`,
+      await ownersIn(redis, redisKeys(prefix), { db: 3 }),
+      { 'db-peer': 'db-pod' },
+      `${prefix}:{...}:peers in db 3`,
     );
     c.close();
     await srv.stop();
@@ -169,7 +171,7 @@ describe('multi-pod configuration', { timeout: 60000 }, () => {
     await redis.start();
     await srv.waitForRedisUp(0, 8000);
     await eventually(
-      async () => assert.deepEqual(await redis.hgetall(`${prefix}:peers`), { 'late-A': 'late-1', 'late-B': 'late-1' }),
+      async () => assert.deepEqual(await ownersIn(redis, redisKeys(prefix)), { 'late-A': 'late-1', 'late-B': 'late-1' }),
       { timeoutMs: 3000 },
     );
     assert.equal((await srv.metrics()).sum('switchboard_redis_up'), 1, 'switchboard_redis_up once Redis is there');

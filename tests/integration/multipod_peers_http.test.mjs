@@ -18,7 +18,7 @@ describe('PeerJS peer list with Redis', { timeout: 60000 }, () => {
       'EVAL',
       "for i = 1, tonumber(ARGV[1]) do redis.call('HSET', KEYS[1], 'seeded-entry-' .. i, 'no-pod') end return 1",
       '1',
-      cluster.keys.peers,
+      cluster.keys.peers(0),
       '20000',
     );
     // The connection object is reused only when the allocator hands the same memory back, which

@@ -43,7 +43,8 @@ Strings Sorted(Strings strings) {
 class RegistryContractTest : public RegistryFixture,
                              public testing::WithParamInterface<std::string> {
  protected:
-  bool UsesRedis() const override { return GetParam() == "redis"; }
+  bool UsesRedis() const override { return GetParam() != "embedded"; }
+  bool UsesCluster() const override { return GetParam() == "cluster"; }
 
   // Members, not locals: they outlive the registries' Close in TearDown.
   RecordingConnection alice_{"alice", &log_};
@@ -53,7 +54,8 @@ class RegistryContractTest : public RegistryFixture,
   RecordingConnection dave_{"dave", &log_};
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, RegistryContractTest, testing::Values("embedded", "redis"),
+INSTANTIATE_TEST_SUITE_P(Backends, RegistryContractTest,
+                         testing::Values("embedded", "redis", "cluster"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
@@ -473,7 +475,9 @@ class RedisRegistryTest : public RegistryFixture {
   RedisRegistry& pod_a() { return static_cast<RedisRegistry&>(a()); }
   RedisRegistry& pod_b() { return static_cast<RedisRegistry&>(b()); }
 
-  std::string Key(std::string_view suffix) const { return prefix_ + ":" + std::string(suffix); }
+  // Where the pods keep things (key_layout.h).
+  KeyLayout Layout() const { return KeyLayout(prefix_); }
+  static int BucketOf(std::string_view peer) { return KeyLayout::BucketOf(peer); }
 
   // A command on a connection of the test's own, rendered as text (redis_server_fixture.h).
   std::string Redis(std::initializer_list<std::string_view> args) {
@@ -481,7 +485,9 @@ class RedisRegistryTest : public RegistryFixture {
     return client.Run(args);
   }
 
-  std::string OwnerOf(std::string_view peer) { return Redis({"HGET", Key("peers"), peer}); }
+  std::string OwnerOf(std::string_view peer) {
+    return Redis({"HGET", Layout().Peers(BucketOf(peer)), peer});
+  }
 
   // Starts a pod in a child process that registers `peer` and then keeps running (heartbeats,
   // subscription) until it is killed: the only honest way to let a pod die without Close().
@@ -578,23 +584,24 @@ TEST_F(RedisRegistryTest, KeepsItsStateInRedis) {
   ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
   EXPECT_EQ(OwnerOf("alice"), "pod-a");
   EXPECT_EQ(OwnerOf("bob"), "pod-b");
-  EXPECT_EQ(Redis({"SMEMBERS", Key("pod:pod-a:peers")}), "[alice]");
-  EXPECT_EQ(Redis({"HEXISTS", Key("tokens"), "bob"}), "0");
-  const std::string token_hash = Redis({"HGET", Key("tokens"), "alice"});
+  EXPECT_EQ(Redis({"SMEMBERS", Layout().PodPeers(BucketOf("alice"), "pod-a")}), "[alice]");
+  EXPECT_EQ(Redis({"HEXISTS", Layout().Tokens(BucketOf("bob")), "bob"}), "0");
+  const std::string token_hash = Redis({"HGET", Layout().Tokens(BucketOf("alice")), "alice"});
   EXPECT_NE(token_hash, "(nil)");
   EXPECT_EQ(token_hash.find("secret"), std::string::npos) << "the token is kept in the clear";
-  EXPECT_EQ(Redis({"EXISTS", Key("alive:pod-a")}), "1");
-  EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Key("pod:pod-b")}), "[" + Key("pod:pod-b") + ",1]");
+  EXPECT_EQ(Redis({"EXISTS", Layout().Alive(0, "pod-a")}), "1");
+  EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Layout().Channel(0, "pod-b")}),
+            "[" + Layout().Channel(0, "pod-b") + ",1]");
 
   a().Unregister("alice", &alice_);
   ASSERT_TRUE(PumpUntil([&] { return OwnerOf("alice") == "(nil)"; }, "alice leaves the hash"));
-  EXPECT_EQ(Redis({"HEXISTS", Key("tokens"), "alice"}), "0");
+  EXPECT_EQ(Redis({"HEXISTS", Layout().Tokens(BucketOf("alice")), "alice"}), "0");
 
   // Close takes the pod out of Redis' view at once.
   ClosePod(&a());
   ASSERT_TRUE(PumpUntil(
       [&] {
-        return Redis({"EXISTS", Key("alive:pod-a")}) == "0";
+        return Redis({"EXISTS", Layout().Alive(0, "pod-a")}) == "0";
       },
       "pod-a's liveness key goes"));
 }
@@ -689,12 +696,13 @@ TEST_F(RedisRegistryTest, AnExpiryKeepsAnotherSendersLongQueueWhole) {
   ASSERT_EQ(Redis({"EVAL",
                    "for i = 1, tonumber(ARGV[2]) do redis.call('RPUSH', KEYS[1], ARGV[1] .. i) end "
                    "return redis.call('LLEN', KEYS[1])",
-                   "1", Key("queue:zed"), "99999999999999 pod-a alice frame-", "9000"}),
+                   "1", Layout().Queue("zed"), "99999999999999 pod-a alice frame-", "9000"}),
             "9000");
   Route(a(), "carol", "zed", "from carol");
   ASSERT_TRUE(PumpUntil([&] { return !carol_.notices().empty(); }, "carol's frame expires"));
-  EXPECT_EQ(Redis({"LLEN", Key("queue:zed")}), "9000") << Describe();
-  EXPECT_EQ(Redis({"LINDEX", Key("queue:zed"), "-1"}), "99999999999999 pod-a alice frame-9000");
+  EXPECT_EQ(Redis({"LLEN", Layout().Queue("zed")}), "9000") << Describe();
+  EXPECT_EQ(Redis({"LINDEX", Layout().Queue("zed"), "-1"}),
+            "99999999999999 pod-a alice frame-9000");
 }
 
 TEST_F(RedisRegistryTest, APeerLeavingDuringItsRegisterStepLosesNothingQueuedForIt) {
@@ -722,6 +730,14 @@ TEST_F(RedisRegistryTest, APeerLeavingDuringItsRegisterStepLosesNothingQueuedFor
 // back, or the id stays held by a live pod and its client can never have it again.
 TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkComesBack) {
   StartPods();
+  // Each pod's first heartbeat (its reaping, one script per bucket) is answered before Redis is
+  // paused: left waiting, pod-b's would run once pod-a's subscription is gone and reap bob.
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return a().stats().redis_latency->count() >= KeyLayout::kBuckets &&
+               b().stats().redis_latency->count() >= KeyLayout::kBuckets;
+      },
+      "the first heartbeats are answered"));
   // Script calls wait in Redis from here on; CLIENT and HGET, being no writes, do not.
   ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
   auto result = StartRegister(a(), "bob", bob_, "one");
@@ -822,7 +838,7 @@ TEST_F(DoNotQueueTest, AFrameForwardedToAPeerThatJustLeftIsNotQueued) {
   ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "bob is gone"));
   PumpFor(milliseconds(200));
   EXPECT_EQ(Total(&RoutingStats::queued), 0u) << Describe();
-  EXPECT_EQ(Redis({"EXISTS", Key("queue:bob")}), "0");
+  EXPECT_EQ(Redis({"EXISTS", Layout().Queue("bob")}), "0");
   ASSERT_EQ(Register(b(), "bob", bob2_), RegisterResult::kRegistered);
   PumpFor(milliseconds(200));
   EXPECT_TRUE(bob2_.frames().empty()) << "the next connection got a frame meant for the last";
@@ -908,8 +924,12 @@ TEST_F(RedisRegistryTest, AFrameForAPeerThePodDoesNotHoldComesBackAndIsQueued) {
   StartPods({.expire = kShortExpire});
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
   // What pod-a publishes when it routes to a peer it believes is on pod-b.
-  EXPECT_EQ(Redis({"PUBLISH", Key("pod:pod-b"), "Dghost pod-a alice lost frame"}), "1");
-  EXPECT_EQ(Redis({"PUBLISH", Key("pod:pod-b"), "Dcarol pod-a alice kept frame"}), "1");
+  EXPECT_EQ(
+      Redis({"PUBLISH", Layout().ChannelFor("ghost", "pod-b"), "Dghost pod-a alice lost frame"}),
+      "1");
+  EXPECT_EQ(
+      Redis({"PUBLISH", Layout().ChannelFor("carol", "pod-b"), "Dcarol pod-a alice kept frame"}),
+      "1");
   ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 2; }, "pod-a queues both"));
   EXPECT_EQ(b().stats().received_remote, 2u);
   EXPECT_EQ(b().stats().bounced, 2u);
@@ -929,7 +949,7 @@ TEST_F(RedisRegistryTest, MalformedPodMessagesAreIgnored) {
   StartPods();
   ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
   for (std::string_view junk : {"", "X", "Dbob", "Dbob pod-a", "R", "Ebob", "E bob carol"}) {
-    EXPECT_EQ(Redis({"PUBLISH", Key("pod:pod-b"), junk}), "1");
+    EXPECT_EQ(Redis({"PUBLISH", Layout().ChannelFor("bob", "pod-b"), junk}), "1");
   }
   Route(a(), "alice", "bob", "still working");
   ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1; }, "the frame arrives"));
@@ -953,8 +973,8 @@ TEST_F(RedisRegistryTest, TheEntriesOfAKilledPodAreReaped) {
 
   KillChild(child);
   ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "bob leaves the hash"));
-  EXPECT_EQ(Redis({"EXISTS", Key("pod:pod-dead:peers")}), "0");
-  EXPECT_EQ(Redis({"SISMEMBER", Key("pods"), "pod-dead"}), "0");
+  EXPECT_EQ(Redis({"EXISTS", Layout().PodPeers(BucketOf("bob"), "pod-dead")}), "0");
+  EXPECT_EQ(Redis({"SISMEMBER", Layout().Pods(BucketOf("bob")), "pod-dead"}), "0");
   EXPECT_EQ(OwnerOf("alice"), "pod-a");
 
   Route(a(), "alice", "bob", "for bob, wherever he comes back", R"("1")");
@@ -976,7 +996,8 @@ TEST_F(RedisRegistryTest, TheEntriesOfAHungPodAreReapedWhenItsLivenessKeyExpires
   ASSERT_EQ(OwnerOf("bob"), "pod-hung");
   KillChild(child, SIGSTOP);
   ASSERT_TRUE(PumpUntil([&] { return OwnerOf("bob") == "(nil)"; }, "bob leaves the hash"));
-  EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Key("pod:pod-hung")}), "[" + Key("pod:pod-hung") + ",1]")
+  EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Layout().Channel(0, "pod-hung")}),
+            "[" + Layout().Channel(0, "pod-hung") + ",1]")
       << "the hung pod is still subscribed";
   EXPECT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
 }
@@ -991,10 +1012,10 @@ TEST_F(RedisRegistryTest, ARouteToAPeerOfADeadPodQueues) {
   b_ = a_;
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
   KillChild(child);
-  const std::string no_subscriber = "[" + Key("pod:pod-dead") + ",0]";
+  const std::string no_subscriber = "[" + Layout().Channel(0, "pod-dead") + ",0]";
   ASSERT_TRUE(PumpUntil(
       [&] {
-        return Redis({"PUBSUB", "NUMSUB", Key("pod:pod-dead")}) == no_subscriber;
+        return Redis({"PUBSUB", "NUMSUB", Layout().Channel(0, "pod-dead")}) == no_subscriber;
       },
       "Redis sees the dead pod's subscription go"));
   EXPECT_EQ(OwnerOf("bob"), "pod-dead") << "reaped already: the test does not test the route";
@@ -1017,10 +1038,10 @@ TEST_F(RedisRegistryTest, AnIdHeldByADeadPodCanBeRegistered) {
   a_ = AddRedisPod("pod-a", {.heartbeat = milliseconds(60000), .alive_ttl = milliseconds(120000)});
   b_ = a_;
   KillChild(child);
-  const std::string no_subscriber = "[" + Key("pod:pod-dead") + ",0]";
+  const std::string no_subscriber = "[" + Layout().Channel(0, "pod-dead") + ",0]";
   ASSERT_TRUE(PumpUntil(
       [&] {
-        return Redis({"PUBSUB", "NUMSUB", Key("pod:pod-dead")}) == no_subscriber;
+        return Redis({"PUBSUB", "NUMSUB", Layout().Channel(0, "pod-dead")}) == no_subscriber;
       },
       "Redis sees the dead pod's subscription go"));
   ASSERT_EQ(OwnerOf("bob"), "pod-dead");
@@ -1091,7 +1112,7 @@ TEST_F(RedisRegistryTest, PodsWhoseWritesRedisRefusedClaimTheirPeersAgain) {
   ASSERT_EQ(Register(a(), "carol", carol_), RegisterResult::kRegistered) << "served locally";
   ASSERT_TRUE(PumpUntil(
       [&] {
-        return Redis({"EXISTS", Key("alive:pod-a")}) == "0";
+        return Redis({"EXISTS", Layout().Alive(0, "pod-a")}) == "0";
       },
       "pod-a's liveness key lapses"));
   PumpFor(milliseconds(400));

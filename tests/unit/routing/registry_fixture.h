@@ -4,7 +4,8 @@
 // "embedded": both pods are the same EmbeddedRegistry, so a test written for two pods checks the
 // single-pod semantics. "redis": a real redis-server (redis_server_fixture.h) and two
 // RedisRegistry instances, "pod-a" and "pod-b", on the same loop and the same key prefix: the
-// cross-pod paths run in-process, through Redis.
+// cross-pod paths run in-process, through Redis. "cluster": the same on a 3-master Redis Cluster
+// (redis_cluster_fixture.h), the pods given its first node as their seed.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "recording_connection.h"
+#include "redis_cluster_fixture.h"
 #include "redis_server_fixture.h"
 #include "routing/embedded_registry.h"
 #include "routing/redis_registry.h"
@@ -52,6 +54,10 @@ class RegistryFixture : public testing::Test {
  protected:
   // Which backend this test runs on.
   virtual bool UsesRedis() const = 0;
+  // With UsesRedis(): a Redis Cluster rather than one server.
+  virtual bool UsesCluster() const { return false; }
+  // With UsesCluster(): replicas per master (each of the 3 masters).
+  virtual int ClusterReplicas() const { return 0; }
 
   void SetUp() override {
     ASSERT_EQ(uv_loop_init(&loop_), 0);
@@ -60,7 +66,10 @@ class RegistryFixture : public testing::Test {
     const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
     prefix_ = "sbtest:" + std::to_string(getpid()) + ":" + std::to_string(counter++) + ":" +
               std::string(info->name());
-    if (UsesRedis()) {
+    if (UsesCluster()) {
+      std::string error;
+      ASSERT_TRUE(cluster_.Start(3, ClusterReplicas(), &error)) << error;
+    } else if (UsesRedis()) {
       std::string error;
       ASSERT_TRUE(redis_.Start(0, &error)) << error;
     }
@@ -91,6 +100,7 @@ class RegistryFixture : public testing::Test {
       EXPECT_EQ(uv_loop_close(&loop_), 0) << "uv_loop_close";
     }
     redis_.Kill();
+    cluster_.Stop();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -115,7 +125,8 @@ class RegistryFixture : public testing::Test {
   RedisRegistry* AddRedisPod(const std::string& pod_id, PodOptions options) {
     RedisRegistry::Options redis_options;
     redis_options.address.host = "127.0.0.1";
-    redis_options.address.port = redis_.port();
+    redis_options.address.port = UsesCluster() ? cluster_.Port(0) : redis_.port();
+    redis_options.cluster = UsesCluster();
     redis_options.prefix = prefix_;
     redis_options.pod_id = pod_id;
     redis_options.expire = options.expire;
@@ -280,6 +291,7 @@ class RegistryFixture : public testing::Test {
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
   RedisServer redis_;
+  RedisCluster cluster_;
   std::string prefix_;
   PodOptions options_;
   Log log_;

@@ -2,21 +2,18 @@
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "redis_cluster_fixture.h"
 #include "redis_server_fixture.h"
 #include "routing/cluster_redirect.h"
 #include "routing/cluster_slot.h"
@@ -517,138 +514,31 @@ TEST(SlotMapTest, PlausibleHosts) {
 
 // --- A real three-master cluster ------------------------------------------------------------
 
-// One cluster-enabled redis-server, with its own nodes.conf (removed when it is destroyed) and
-// its cluster bus on a second free port (so the bus need not be at port + 10000).
-class ClusterNode {
- public:
-  ClusterNode() = default;
-  ~ClusterNode() {
-    server_.Kill();
-    if (!conf_.empty()) std::remove(conf_.c_str());
-  }
-  ClusterNode(const ClusterNode&) = delete;
-  ClusterNode& operator=(const ClusterNode&) = delete;
-
-  bool Start(std::string* error) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      const int port = FreeLoopbackPort();
-      const int bus_port = FreeLoopbackPort();
-      if (port == 0 || bus_port == 0 || port == bus_port) continue;
-      conf_ = "/tmp/switchboard-test-nodes-" + std::to_string(getpid()) + "-" +
-              std::to_string(port) + ".conf";
-      std::remove(conf_.c_str());
-      if (server_.Start(port, error,
-                        {"--cluster-enabled", "yes", "--cluster-port", std::to_string(bus_port),
-                         "--cluster-config-file", conf_, "--cluster-node-timeout", "5000"})) {
-        bus_port_ = bus_port;
-        return true;
-      }
-      std::remove(conf_.c_str());
-    }
-    return false;
-  }
-
-  int port() const { return server_.port(); }
-  int bus_port() const { return bus_port_; }
-
- private:
-  RedisServer server_;
-  std::string conf_;
-  int bus_port_ = 0;
-};
-
-// Runs one command on a fresh synchronous connection and returns hiredis' reply tree.
-Reply Command(int port, const std::vector<std::string>& args) {
-  const timeval timeout{2, 0};
-  redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
-  if (context == nullptr) return nullptr;
-  Reply reply;
-  if (context->err == 0) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    for (const std::string& arg : args) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    reply.reset(static_cast<redisReply*>(
-        redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-  }
-  redisFree(context);
-  return reply;
-}
-
-// Three masters: A serves 0-5460 and 16000-16383, B 5461-10922, C 10923-15999.
+// Three masters, made by hand (a layout redis-cli would not make): A serves 0-5460 and
+// 16000-16383, B 5461-10922, C 10923-15999.
 class SlotMapRealClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    nodes_ = new std::vector<std::unique_ptr<ClusterNode>>();
-    for (int i = 0; i < 3; ++i) {
-      nodes_->push_back(std::make_unique<ClusterNode>());
-      if (!nodes_->back()->Start(&setup_error_)) return;
-    }
-    const char* ranges[3][4] = {{"0", "5460", "16000", "16383"},
-                                {"5461", "10922", nullptr, nullptr},
-                                {"10923", "15999", nullptr, nullptr}};
-    for (int i = 0; i < 3; ++i) {
-      RedisClient client(Port(i));
-      std::string answer = client.Run({"CLUSTER", "ADDSLOTSRANGE", ranges[i][0], ranges[i][1]});
-      if (answer == "OK" && ranges[i][2] != nullptr) {
-        answer = client.Run({"CLUSTER", "ADDSLOTSRANGE", ranges[i][2], ranges[i][3]});
-      }
-      if (answer != "OK") {
-        setup_error_ = "ADDSLOTSRANGE on node " + std::to_string(i) + ": " + answer;
-        return;
-      }
-      ids_[i] = client.Run({"CLUSTER", "MYID"});
-    }
-    RedisClient first(Port(0));
-    for (int i = 1; i < 3; ++i) {
-      const std::string answer = first.Run({"CLUSTER", "MEET", "127.0.0.1", std::to_string(Port(i)),
-                                            std::to_string((*nodes_)[i]->bus_port())});
-      if (answer != "OK") {
-        setup_error_ = "CLUSTER MEET: " + answer;
-        return;
-      }
-    }
-    // Wait, with a deadline, until every node says the cluster is ok and sees all three masters.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    std::string last;
-    while (std::chrono::steady_clock::now() < deadline) {
-      bool ready = true;
-      for (int i = 0; i < 3 && ready; ++i) {
-        RedisClient client(Port(i));
-        last = client.Run({"CLUSTER", "INFO"});
-        ready = last.find("cluster_state:ok") != std::string::npos &&
-                last.find("cluster_known_nodes:3") != std::string::npos &&
-                last.find("cluster_size:3") != std::string::npos;
-      }
-      if (ready) {
-        ready_ = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    setup_error_ = "the cluster did not become ok within 30 s; last CLUSTER INFO: " + last;
+    cluster_ = new RedisCluster();
+    ready_ = cluster_->StartWithSlots(
+        {{{0, 5460}, {16000, 16383}}, {{5461, 10922}}, {{10923, 15999}}}, &setup_error_);
   }
 
   static void TearDownTestSuite() {
-    delete nodes_;  // kills the servers, removes their nodes.conf files
-    nodes_ = nullptr;
+    delete cluster_;  // kills the servers, removes their directories
+    cluster_ = nullptr;
   }
 
-  void SetUp() override {
-    ASSERT_TRUE(ready_) << setup_error_;
-  }
+  void SetUp() override { ASSERT_TRUE(ready_) << setup_error_; }
 
-  static int Port(int i) { return (*nodes_)[i]->port(); }
+  static int Port(int i) { return cluster_->Port(i); }
 
   static std::optional<SlotMap> FetchMap(int node, std::string* error) {
-    Reply reply = Command(Port(node), {"CLUSTER", "SLOTS"});
+    RedisCluster::Reply reply = RedisCluster::Command(Port(node), {"CLUSTER", "SLOTS"});
     return SlotMap::FromClusterSlots(reply.get(), "127.0.0.1", error);
   }
 
-  static inline std::vector<std::unique_ptr<ClusterNode>>* nodes_ = nullptr;
-  static inline std::string ids_[3];
+  static inline RedisCluster* cluster_ = nullptr;
   static inline bool ready_ = false;
   static inline std::string setup_error_;
 };
@@ -716,11 +606,8 @@ TEST_F(SlotMapRealClusterTest, AskDuringAMigration) {
   int source = 0;
   while (Port(source) != owner->port) ++source;
   const int destination = (source + 1) % 3;
-  const std::string slot_text = std::to_string(slot);
-  RedisClient to(Port(destination));
+  ASSERT_TRUE(cluster_->BeginMigration(slot, source, destination, &error)) << error;
   RedisClient from(Port(source));
-  ASSERT_EQ(to.Run({"CLUSTER", "SETSLOT", slot_text, "IMPORTING", ids_[source]}), "OK");
-  ASSERT_EQ(from.Run({"CLUSTER", "SETSLOT", slot_text, "MIGRATING", ids_[destination]}), "OK");
 
   const std::string answer = from.Run({"GET", key});
   ASSERT_EQ(answer.rfind("(error) ", 0), 0u) << answer;
@@ -743,8 +630,181 @@ TEST_F(SlotMapRealClusterTest, AskDuringAMigration) {
   EXPECT_EQ(target.Run({"GET", key}), "(nil)");
 
   // Put the slot back as it was, for the other tests.
-  EXPECT_EQ(from.Run({"CLUSTER", "SETSLOT", slot_text, "STABLE"}), "OK");
-  EXPECT_EQ(to.Run({"CLUSTER", "SETSLOT", slot_text, "STABLE"}), "OK");
+  EXPECT_TRUE(cluster_->CancelMigration(slot, source, destination, &error)) << error;
+}
+
+// --- A cluster made by redis-cli, with replicas, under resharding and failover -----------------
+
+// The redirect a node answers for `key`, or nullopt (with the answer in `answer`) if it is not one.
+std::optional<ClusterRedirect> RedirectFor(int port, const std::string& key, std::string* answer) {
+  RedisClient client(port);
+  *answer = client.Run({"GET", key});
+  if (answer->rfind("(error) ", 0) != 0) return std::nullopt;
+  return ParseClusterRedirect(std::string_view(*answer).substr(8));
+}
+
+// Checks that every live node's CLUSTER SLOTS gives a complete map whose owner of `slot` is
+// node `owner`.
+void ExpectEveryNodeSays(const RedisCluster& cluster, int slot, int owner) {
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (!cluster.Alive(i)) continue;
+    RedisCluster::Reply reply = RedisCluster::Command(cluster.Port(i), {"CLUSTER", "SLOTS"});
+    std::string error;
+    const std::optional<SlotMap> map = SlotMap::FromClusterSlots(reply.get(), "127.0.0.1", &error);
+    ASSERT_TRUE(map) << "node " << i << ": " << error;
+    EXPECT_TRUE(map->Complete()) << "node " << i;
+    ASSERT_NE(map->MasterFor(static_cast<uint16_t>(slot)), nullptr);
+    EXPECT_EQ(map->MasterFor(static_cast<uint16_t>(slot))->port, cluster.Port(owner))
+        << "slot " << slot << " per node " << i;
+    ExpectConsistent(*map);
+  }
+}
+
+// Three masters with one replica each, made by `redis-cli --cluster create`.
+class SlotMapResilientClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new RedisCluster();
+    ready_ = cluster_->Start(3, 1, &setup_error_);
+  }
+
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override { ASSERT_TRUE(ready_) << setup_error_; }
+
+  // A master other than `index`.
+  static int OtherMaster(int index) {
+    for (int master : cluster_->Masters()) {
+      if (master != index) return master;
+    }
+    return -1;
+  }
+
+  static inline RedisCluster* cluster_ = nullptr;
+  static inline bool ready_ = false;
+  static inline std::string setup_error_;
+};
+
+TEST_F(SlotMapResilientClusterTest, TheMapOfEveryNodeIsTheFixturesView) {
+  ASSERT_EQ(cluster_->size(), 6);
+  const std::vector<int> masters = cluster_->Masters();
+  ASSERT_EQ(masters.size(), 3u);
+  for (int master : masters) EXPECT_EQ(cluster_->ReplicasOf(master).size(), 1u) << master;
+  EXPECT_EQ(cluster_->SeedUrl(), "redis://127.0.0.1:" + std::to_string(cluster_->Port(0)));
+  for (int i = 0; i < cluster_->size(); ++i) {
+    RedisCluster::Reply reply = RedisCluster::Command(cluster_->Port(i), {"CLUSTER", "SLOTS"});
+    std::string error;
+    const std::optional<SlotMap> map = SlotMap::FromClusterSlots(reply.get(), "127.0.0.1", &error);
+    ASSERT_TRUE(map) << "node " << i << ": " << error;
+    EXPECT_TRUE(map->Complete());
+    EXPECT_EQ(map->Masters().size(), 3u) << "replicas are not masters";
+    for (int slot : {0, 5460, 5461, 10922, 10923, 16383}) {
+      const int owner = cluster_->MasterForSlot(slot);
+      ASSERT_GE(owner, 0) << slot;
+      EXPECT_EQ(map->MasterFor(static_cast<uint16_t>(slot))->port, cluster_->Port(owner)) << slot;
+    }
+  }
+}
+
+TEST_F(SlotMapResilientClusterTest, MigrateSlotMovesItsKeysAndEveryMapFollows) {
+  const std::string key = "{migrate-me}.a";
+  const std::string sibling = "{migrate-me}.b";
+  const int slot = KeySlot(key);
+  const int from = cluster_->MasterForSlot(slot);
+  ASSERT_GE(from, 0);
+  const int to = OtherMaster(from);
+  ASSERT_GE(to, 0);
+  EXPECT_EQ(cluster_->Run(from, {"SET", key, "value-a"}), "OK");
+  EXPECT_EQ(cluster_->Run(from, {"SET", sibling, "value-b", "EX", "600"}), "OK");
+
+  std::string error;
+  ASSERT_TRUE(cluster_->MigrateSlot(slot, from, to, &error)) << error;
+  EXPECT_EQ(cluster_->MasterForSlot(slot), to);
+  EXPECT_EQ(cluster_->Run(to, {"GET", key}), "value-a");
+  EXPECT_EQ(cluster_->Run(to, {"GET", sibling}), "value-b");
+  EXPECT_NE(cluster_->Run(to, {"TTL", sibling}), "-1") << "MIGRATE keeps the TTL";
+  EXPECT_EQ(cluster_->Run(from, {"CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot)}), "0");
+  std::string answer;
+  const std::optional<ClusterRedirect> moved = RedirectFor(cluster_->Port(from), key, &answer);
+  ASSERT_TRUE(moved) << answer;
+  EXPECT_EQ(moved->kind, RedirectKind::kMoved) << answer;
+  EXPECT_EQ(moved->slot, slot);
+  EXPECT_EQ(moved->target.port, cluster_->Port(to)) << answer;
+  ExpectEveryNodeSays(*cluster_, slot, to);
+}
+
+TEST_F(SlotMapResilientClusterTest, StepByStepMigrationAsksForMovedKeysThenMoves) {
+  const int slot = KeySlot("{step}");
+  const int from = cluster_->MasterForSlot(slot);
+  ASSERT_GE(from, 0);
+  const int to = OtherMaster(from);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5; ++i) {
+    keys.push_back("{step}." + std::to_string(i));
+    ASSERT_EQ(cluster_->Run(from, {"SET", keys.back(), std::to_string(i)}), "OK");
+  }
+  std::string error;
+  ASSERT_TRUE(cluster_->BeginMigration(slot, from, to, &error)) << error;
+  ASSERT_EQ(cluster_->MigrateKeys(slot, from, to, 2, &error), 2) << error;
+  EXPECT_FALSE(cluster_->FinishMigration(slot, from, to, &error)) << "keys are left on the source";
+  EXPECT_NE(error.find("still holds 3 keys"), std::string::npos) << error;
+
+  // Mid-migration: the source serves the keys it still has and sends the others on with ASK.
+  int asked = 0;
+  for (const std::string& key : keys) {
+    std::string answer;
+    const std::optional<ClusterRedirect> redirect = RedirectFor(cluster_->Port(from), key, &answer);
+    if (!redirect) continue;
+    ++asked;
+    EXPECT_EQ(redirect->kind, RedirectKind::kAsk) << answer;
+    EXPECT_EQ(redirect->target.port, cluster_->Port(to)) << answer;
+  }
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(cluster_->MasterForSlot(slot), from) << "the slot is still the source's";
+
+  int moved = 0;
+  while ((moved = cluster_->MigrateKeys(slot, from, to, 2, &error)) > 0) {
+  }
+  ASSERT_EQ(moved, 0) << error;
+  ASSERT_TRUE(cluster_->FinishMigration(slot, from, to, &error)) << error;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(cluster_->Run(to, {"GET", keys[i]}), std::to_string(i));
+  ExpectEveryNodeSays(*cluster_, slot, to);
+}
+
+TEST(SlotMapFailoverTest, AKilledMastersReplicaTakesOverItsSlots) {
+  RedisCluster cluster;
+  std::string error;
+  ASSERT_TRUE(cluster.Start(3, 1, &error)) << error;
+  const std::string key = "{failover}";
+  const int slot = KeySlot(key);
+  const int victim = cluster.MasterForSlot(slot);
+  ASSERT_GE(victim, 0);
+  const std::vector<int> replicas = cluster.ReplicasOf(victim);
+  ASSERT_EQ(replicas.size(), 1u);
+  ASSERT_EQ(cluster.Run(victim, {"SET", key, "kept"}), "OK");
+  RedisClient client(cluster.Port(victim));
+  ASSERT_EQ(client.Run({"WAIT", "1", "2000"}), "1") << "the replica has the key";
+
+  const auto killed_at = std::chrono::steady_clock::now();
+  cluster.Kill(victim);
+  ASSERT_TRUE(cluster.WaitForFailover(victim, std::chrono::seconds(15), &error)) << error;
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed_at);
+  RecordProperty("failover_ms", static_cast<int>(took.count()));
+  RecordProperty("failover_forced", cluster.last_failover_forced() ? "yes" : "no");
+
+  EXPECT_EQ(cluster.MasterForSlot(slot), replicas[0]) << "its replica serves the slot now";
+  EXPECT_EQ(cluster.Run(replicas[0], {"GET", key}), "kept");
+  EXPECT_EQ(cluster.Masters().size(), 3u);
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (!cluster.Alive(i)) continue;
+    EXPECT_NE(cluster.Run(i, {"CLUSTER", "INFO"}).find("cluster_state:ok"), std::string::npos)
+        << "node " << i;
+  }
+  ExpectEveryNodeSays(cluster, slot, replicas[0]);
 }
 
 }  // namespace
