@@ -184,7 +184,7 @@ function switchboardArgs(port, extra = []) {
   ];
 }
 
-// Each returns { servers: ['127.0.0.1:port', ...], pids: [...], redisPid, stop() }.
+// Each returns { servers: ['127.0.0.1:port', ...], pids: [...], redisPids, stop() }.
 const starters = {
   async switchboard(context, binary = context.switchboardBin) {
     const port = await freePort();
@@ -239,7 +239,7 @@ async function startOnStandaloneRedis(context, binary) {
   return {
     servers: pods.map((p) => `127.0.0.1:${p.port}`),
     pids: pods.map((p) => pidOf(p.child)),
-    redisPid: pidOf(redis.child),
+    redisPids: [pidOf(redis.child)],
     stop: async () => {
       for (const p of pods) await stop(p.child);
       await stop(redis.child);
@@ -247,14 +247,63 @@ async function startOnStandaloneRedis(context, binary) {
   };
 }
 
-// The setups of the Redis tier's section, each measured for this build and every --baseline.
-// `start(context, binary)` returns what a starter does. Another topology is another entry here:
-// two pods on a 3-master Redis Cluster, once the server takes --redis-cluster, would start three
-// `redis-server --cluster-enabled yes` on the generator's core, join them with
-// `redis-cli --cluster create`, and pass the pods --redis-cluster. (The generator reports the CPU
-// of one --redis-pid; three masters need it to add up several, or this script to read /proc.)
+// A Redis Cluster of `masters` masters (no replicas: they would only add the cost of copying),
+// all on the generator's core like the standalone server, made by `redis-cli --cluster create`,
+// which gives each master an equal range of slots.
+async function startRedisCluster(masters) {
+  const nodes = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'sb-bench-cluster-'));
+    const child = await startPinned(`redis-cluster-${i}`, 'redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'),
+      '--cluster-node-timeout', '5000', '--dir', dir,
+    ], port, GENERATOR_CPU);
+    nodes.push({ port, child, dir });
+  }
+  execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'],
+    { stdio: 'ignore' });
+  // Every node must see the whole cluster as ok before the pods ask one for the slot map.
+  const deadline = Date.now() + 30000;
+  for (const node of nodes) {
+    while (!execFileSync('redis-cli', ['-p', String(node.port), 'CLUSTER', 'INFO']).toString().includes('cluster_state:ok')) {
+      if (Date.now() > deadline) throw new Error(`redis cluster node ${node.port} never reached cluster_state:ok`);
+      await sleep(100);
+    }
+  }
+  return {
+    nodes,
+    url: `redis://127.0.0.1:${nodes[0].port}`,
+    stop: async () => {
+      for (const node of nodes) {
+        await stop(node.child);
+        rmSync(node.dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+async function startOnRedisCluster(context, binary) {
+  const cluster = await startRedisCluster(3);
+  const pods = await startPods(binary, ['--redis-url', cluster.url, '--redis-cluster', 'true']);
+  return {
+    servers: pods.map((p) => `127.0.0.1:${p.port}`),
+    pids: pods.map((p) => pidOf(p.child)),
+    redisPids: cluster.nodes.map((n) => pidOf(n.child)),
+    stop: async () => {
+      for (const p of pods) await stop(p.child);
+      await cluster.stop();
+    },
+  };
+}
+
+// The setups of the Redis tier's section, each measured for this build and, where they can run
+// it, every --baseline (builds before --redis-cluster cannot join a cluster). Another topology is
+// another entry here.
 const crossPodSetups = [
-  { id: 'redis', label: '2 pods, standalone Redis', start: startOnStandaloneRedis },
+  { id: 'redis', label: '2 pods, standalone Redis', start: startOnStandaloneRedis, baselines: true },
+  { id: 'cluster', label: '2 pods, 3-master Redis Cluster', start: startOnRedisCluster, baselines: false },
 ];
 
 function targetsFor(options) {
@@ -298,7 +347,7 @@ async function runBench(context, server, target, args) {
     ...(target.crossPod ? ['--scenario', 'cross-pod'] : []),
     ...server.servers.flatMap((s) => ['--server', s]),
     ...server.pids.flatMap((pid) => ['--server-pid', String(pid)]),
-    ...(server.redisPid ? ['--redis-pid', String(server.redisPid)] : []),
+    ...(server.redisPids ?? []).flatMap((pid) => ['--redis-pid', String(pid)]),
     ...args, '--json', json, '--no-progress',
   ];
   const child = spawn('taskset', all, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -405,10 +454,10 @@ async function measureConnections(context, target) {
 // (32 MB by default) Redis drops the subscriber.
 
 // The builds whose setups are measured: this one, then every --baseline in the order given.
-function crossPodBuilds(context) {
+function crossPodBuilds(context, setup) {
   return [
     { id: 'this', label: 'this build', binary: context.switchboardBin },
-    ...context.options.baselines.map((b, n) => ({ id: `baseline-${n}`, label: b.label, binary: b.binary })),
+    ...(setup.baselines ? context.options.baselines : []).map((b, n) => ({ id: `baseline-${n}`, label: b.label, binary: b.binary })),
   ];
 }
 
@@ -421,6 +470,8 @@ function crossPodFigures(r) {
     offered: r.offered_rate,
     messagesPerSecond: r.messages_per_second,
     redisUs: perMessage(r.redis_cpu_seconds),
+    // The busiest Redis process's share of the Redis CPU (1 with one server).
+    redisTopShare: Math.max(...(r.redis_cpu_seconds_each ?? [r.redis_cpu_seconds])) / r.redis_cpu_seconds,
     podsUs: r.server_cpu_us_per_message,
     generatorUs: perMessage(r.generator_cpu_seconds),
     podsCores: r.server_cpu_cores,
@@ -537,7 +588,7 @@ async function measureCrossPodSize(context, setup, build, bytes) {
 async function measureCrossPod(context) {
   const rows = [];
   for (const setup of crossPodSetups) {
-    for (const build of crossPodBuilds(context)) {
+    for (const build of crossPodBuilds(context, setup)) {
       for (const bytes of context.plan.messageBytes) {
         rows.push(await measureCrossPodSize(context, setup, build, bytes));
       }
@@ -684,6 +735,15 @@ function crossPodChecks(context, rows, add) {
       add(`Redis CPU per cross-pod message at the pods' limit ≤ 2 µs, 256 B, ${setup.label}`,
         `${fmt(small.limit.redisUs, 2)} µs`, small.limit.redisUs <= 2);
     }
+    const shards = (r) => r.fixed.redisTopShare < 1;
+    for (const bytes of context.plan.messageBytes) {
+      const mine = at('this', bytes);
+      if (!mine || !shards(mine)) continue;
+      for (const [where, figures] of [[`${rate} msg/s`, mine.fixed], ["the pods' limit", mine.limit]]) {
+        add(`no Redis shard takes more than 45% of the Redis CPU at ${where}, ${bytes} B, ${setup.label}`,
+          `${fmt(figures.redisTopShare * 100, 0)}%`, figures.redisTopShare <= 0.45);
+      }
+    }
     for (const bytes of context.plan.messageBytes) {
       const mine = at('this', bytes);
       add(`Redis CPU per cross-pod message at ${rate} msg/s ≤ 10 µs, ${bytes} B, ${setup.label}`,
@@ -691,7 +751,10 @@ function crossPodChecks(context, rows, add) {
       add(`cross-pod p99 at ${rate} msg/s ≤ 2 ms, ${bytes} B, ${setup.label}`,
         `${fmt(mine.fixed.p99, 0)} µs`, mine.fixed.p99 <= 2000);
       if (!baseline) continue;
-      const theirs = at('baseline-0', bytes);
+      // Against the baseline on the same setup, or on standalone Redis (what it had) where it
+      // cannot run this one.
+      const theirs = at('baseline-0', bytes) ??
+        rows.find((r) => r.setup === crossPodSetups[0].id && r.build === 'baseline-0' && r.bytes === bytes);
       add(`max cross-pod msg/s ≥ ${baseline.label}'s, ${bytes} B, ${setup.label}`,
         `${limitText(mine.limit)} vs ${limitText(theirs.limit)}`,
         mine.limit.messagesPerSecond >= theirs.limit.messagesPerSecond);
@@ -706,6 +769,9 @@ const limitText = (limit) =>
     ? 'none carried'
     : `${limit.climbing ? '≥ ' : ''}${fmtInt(limit.messagesPerSecond)}${limit.generatorFull ? ' (generator-bound)' : ''}`;
 
+// The busiest Redis process's share of the Redis CPU, on a cluster (summed CPU is the µs column).
+const shareText = (figures) => (figures.redisTopShare < 1 ? `${fmt(figures.redisTopShare * 100, 0)}%` : '—');
+
 const sizeText = (bytes) => (bytes % 1024 ? `${bytes} B` : `${bytes / 1024} KB`);
 
 // Before and after for the Redis tier: every cross-pod setup of this build and each --baseline.
@@ -714,8 +780,9 @@ function crossPodSection(context, rows) {
   const rate = fmtInt(p.crossPod.rate);
   const row = (r) =>
     `| ${r.buildLabel}, ${r.setupLabel} | ${sizeText(r.bytes)} | ${limitText(r.limit)} | ` +
-    `${fmt(r.limit.redisUs, 2)} | ${fmt(r.limit.podsUs)} | ${fmt(r.fixed.redisUs, 2)} | ` +
-    `${fmt(r.fixed.podsUs)} | ${fmt(r.fixed.p50, 0)} | ${fmt(r.fixed.p99, 0)} |`;
+    `${fmt(r.limit.redisUs, 2)} | ${shareText(r.limit)} | ${fmt(r.limit.podsUs)} | ` +
+    `${fmt(r.fixed.redisUs, 2)} | ${shareText(r.fixed)} | ${fmt(r.fixed.podsUs)} | ` +
+    `${fmt(r.fixed.p50, 0)} | ${fmt(r.fixed.p99, 0)} |`;
   return [
     '## Across pods: the Redis tier',
     '',
@@ -735,9 +802,10 @@ function crossPodSection(context, rows) {
       `"generator-bound" that CPU ${GENERATOR_CPU} (generator and Redis) was full, so it, not the ` +
       'pods, set the limit.',
     '',
-    `| setup | message | max cross-pod msg/s | Redis µs/msg at max | pods µs/msg at max | ` +
-      `Redis µs/msg at ${rate}/s | pods µs/msg at ${rate}/s | p50 µs at ${rate}/s | p99 µs at ${rate}/s |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| setup | message | max cross-pod msg/s | Redis µs/msg at max | busiest shard at max | ` +
+      `pods µs/msg at max | Redis µs/msg at ${rate}/s | busiest shard at ${rate}/s | ` +
+      `pods µs/msg at ${rate}/s | p50 µs at ${rate}/s | p99 µs at ${rate}/s |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(row),
     '',
   ].join('\n');

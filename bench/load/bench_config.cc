@@ -161,7 +161,7 @@ bool ParseBenchArgs(const std::vector<std::string>& args, BenchConfig* config, b
       config->server_pids.push_back(static_cast<pid_t>(number));
     } else if (flag == "--redis-pid") {
       ok = ParseInt(value, 1, 1 << 30, &number);
-      config->redis_pid = static_cast<pid_t>(number);
+      config->redis_pids.push_back(static_cast<pid_t>(number));
     } else if (flag == "--json") {
       config->json_path = value;
     } else if (flag == "--id-prefix") {
@@ -202,7 +202,8 @@ std::string BenchUsage() {
   --heartbeat-seconds S   connections: keep-alive interval per connection (default 10)
   --threads N             event loops, each with its own connections (default 1)
   --server-pid PID        a server process whose CPU and RSS to report (repeatable)
-  --redis-pid PID         the redis-server whose CPU to report
+  --redis-pid PID         a redis-server whose CPU to report (repeatable: the masters of a
+                          cluster, each reported and summed)
   --json FILE             write the result there
   --id-prefix P           prefix of peer ids, [a-z0-9]{1,16} (default random)
   --no-progress           no line a second on stderr

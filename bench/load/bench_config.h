@@ -41,7 +41,7 @@ struct BenchConfig {
   double heartbeat_seconds = 10;
   int threads = 1;
   std::vector<pid_t> server_pids;  // whose CPU and RSS to report
-  std::optional<pid_t> redis_pid;
+  std::vector<pid_t> redis_pids;  // whose CPU to report, each and summed
   std::string json_path;  // where to write the result; empty: nowhere
   std::string id_prefix;  // prefix of every peer id; empty: a random one
   int source_subnet = 0;  // sources are 127.<subnet/256>.<subnet%256>.x; 0: a random subnet

@@ -58,7 +58,10 @@ std::string ResultToJson(const BenchResult& r) {
     json["server_rss_per_connection"] = r.server_rss_per_connection;
     json["server_cpu_us_per_connection"] = r.server_cpu_us_per_connection;
   }
-  if (r.has_redis) json["redis_cpu_seconds"] = r.redis_cpu_seconds;
+  if (r.has_redis) {
+    json["redis_cpu_seconds"] = r.redis_cpu_seconds;
+    for (double seconds : r.redis_cpu_seconds_each) json["redis_cpu_seconds_each"].append(seconds);
+  }
   if (!r.error.empty()) json["error"] = r.error;
   Json::StreamWriterBuilder builder;
   builder["indentation"] = "  ";

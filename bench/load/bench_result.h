@@ -49,7 +49,8 @@ struct BenchResult {
   double server_cpu_us_per_message = 0;
   double server_cpu_cores = 0;
   bool has_server = false;
-  double redis_cpu_seconds = 0;
+  double redis_cpu_seconds = 0;               // every --redis-pid together
+  std::vector<double> redis_cpu_seconds_each;  // in --redis-pid order
   bool has_redis = false;
 
   // Server memory (every --server-pid together): before connecting, and with every connection

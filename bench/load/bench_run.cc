@@ -33,7 +33,7 @@ struct Totals {
 struct CpuSample {
   double generator = 0;
   double servers = 0;
-  double redis = 0;
+  std::vector<double> redis;  // per --redis-pid
 };
 
 class Runner {
@@ -126,8 +126,9 @@ CpuSample Runner::SampleCpu() const {
   for (pid_t pid : config_.server_pids) {
     if (auto usage = ReadProcessUsage(pid)) sample.servers += usage->cpu_seconds;
   }
-  if (config_.redis_pid) {
-    if (auto usage = ReadProcessUsage(*config_.redis_pid)) sample.redis = usage->cpu_seconds;
+  for (pid_t pid : config_.redis_pids) {
+    const auto usage = ReadProcessUsage(pid);
+    sample.redis.push_back(usage ? usage->cpu_seconds : 0);
   }
   return sample;
 }
@@ -220,7 +221,10 @@ void Runner::Load() {
   result_.window_received = after.received - before.received;
   result_.generator_cpu_seconds = cpu_after.generator - cpu_before.generator;
   result_.server_cpu_seconds = cpu_after.servers - cpu_before.servers;
-  result_.redis_cpu_seconds = cpu_after.redis - cpu_before.redis;
+  for (size_t i = 0; i < cpu_after.redis.size(); ++i) {
+    result_.redis_cpu_seconds_each.push_back(cpu_after.redis[i] - cpu_before.redis[i]);
+    result_.redis_cpu_seconds += result_.redis_cpu_seconds_each.back();
+  }
 }
 
 // Starts nothing new and waits until everything written has arrived or been reported.
@@ -258,7 +262,7 @@ void Runner::Finish() {
   result_.generator_bound =
       result_.generator_cpu_cores >= 0.9 * static_cast<double>(workers_.size());
   result_.has_server = !config_.server_pids.empty();
-  result_.has_redis = config_.redis_pid.has_value();
+  result_.has_redis = !config_.redis_pids.empty();
   if (result_.window_received > 0) {
     result_.server_cpu_us_per_message =
         result_.server_cpu_seconds * 1e6 / static_cast<double>(result_.window_received);

@@ -63,6 +63,8 @@ TEST(BenchConfigTest, ReadsEveryFlag) {
                           "11",
                           "--redis-pid",
                           "12",
+                          "--redis-pid",
+                          "13",
                           "--json",
                           "/tmp/x.json",
                           "--id-prefix",
@@ -87,7 +89,7 @@ TEST(BenchConfigTest, ReadsEveryFlag) {
   EXPECT_DOUBLE_EQ(p.config.duration_seconds, 2.5);
   EXPECT_EQ(p.config.threads, 2);
   EXPECT_EQ(p.config.server_pids, (std::vector<pid_t>{10, 11}));
-  EXPECT_EQ(p.config.redis_pid, 12);
+  EXPECT_EQ(p.config.redis_pids, (std::vector<pid_t>{12, 13}));
   EXPECT_EQ(p.config.json_path, "/tmp/x.json");
   EXPECT_EQ(p.config.id_prefix, "run1");
   EXPECT_FALSE(p.config.progress);
