@@ -389,7 +389,11 @@ void RedisConnection::Shutdown() {
       auto* closing = static_cast<Socket*>(handle->data);
       if (--closing->open_handles == 0) delete closing;
     };
-    uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), closed);
+    // With a reset (SO_LINGER 0), what the kernel still holds of our writes is thrown away: once
+    // this connection is given up on, nothing of it reaches Redis later, when a cut link heals.
+    if (uv_tcp_close_reset(&socket->tcp, closed) != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&socket->tcp), closed);
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&socket->idle), closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&socket->prepare), closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&socket->timer), closed);

@@ -23,7 +23,9 @@
 //   crash.
 // - Drop() closes the socket now: what is still in the output buffer is discarded and is never
 //   written, whatever the loop does next (nor is the part of a write under way that the kernel
-//   has not taken yet). Every callback still due gets nullptr, in order. A lost connection does
+//   has not taken yet); the socket is closed with a reset, so that what the kernel had taken but
+//   not yet delivered is thrown away too, rather than sent when a cut link heals. Every callback
+//   still due gets nullptr, in order. A lost connection does
 //   the same before it reports events.lost; Quit() lets the replies due come first.
 //
 // Every libuv handle lives in a heap block that its close callbacks free, so this object can go

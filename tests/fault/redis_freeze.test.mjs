@@ -79,8 +79,9 @@ describe('fault: Redis frozen (SIGSTOP)', { timeout: 120000 }, () => {
     {
       todo:
         'FAILS on the current server: in a freeze where some pods drop their Redis link and others keep it, the frames ' +
-        'sent meanwhile from a pod that kept it to peers of a pod that dropped it are lost silently (120-760 a run), ' +
-        '230-460 arrive out of order and 530-850 are told "unavailable" yet delivered',
+        'sent meanwhile from a pod that kept it to peers of a pod that dropped it are lost silently (120-760 a run; 242 ' +
+        'on 2026-12-02), 230-460 arrive out of order (234) and 137-850 are told "unavailable" yet delivered (commands ' +
+        'already in the frozen Redis\' socket run when it resumes)',
     },
     (t) => freezeCase(t, { tag: 'fqm', freezeMs: 3400, episodes: 4, gapMs: 2500, staggerMs: 333 }),
   );
