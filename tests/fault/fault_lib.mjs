@@ -161,11 +161,11 @@ export function unixEndpoint(srv, socketPath) {
   };
 }
 
-// The standard cluster of the suite: one redis-server, `pods` pods named <tag>-1..n, started
+// The standard cluster of the suite: one redis-server (or `redis`, already started), `pods` pods named <tag>-1..n, started
 // together, or one after the other `staggerMs` apart (so that their 1 s heartbeat ticks fall at
 // different phases).
-export async function startFaultCluster({ tag, pods = 3, flags = {}, staggerMs = 0 }) {
-  const redis = await startRedis();
+export async function startFaultCluster({ tag, pods = 3, flags = {}, staggerMs = 0, redis: given }) {
+  const redis = given ?? (await startRedis());
   const prefix = uniquePrefix(tag);
   const cluster = new Cluster(redis, prefix);
   const start = (i) => startPod(redis, { prefix, pod: `${tag}-${i + 1}`, flags: { ...POD_FLAGS, ...flags } });

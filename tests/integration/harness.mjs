@@ -1094,13 +1094,18 @@ export class RedisServer {
 export const TEST_ON_CLUSTER = process.env.SWITCHBOARD_TEST_REDIS === 'cluster';
 
 export async function startRedis() {
-  if (TEST_ON_CLUSTER) {
-    const { startRedisCluster } = await import('./redis_cluster.mjs');
-    return new ClusterAsRedis(await startRedisCluster({ masters: 3 }));
-  }
+  if (TEST_ON_CLUSTER) return startRedisOnCluster();
+
   const r = new RedisServer(await freePort());
   await r.start();
   return r;
+}
+
+// A 3-master Redis Cluster (redis_cluster.mjs) that the multi-pod helpers take for a RedisServer;
+// its `redisCluster` is the cluster itself, for tests that kill or move its parts.
+export async function startRedisOnCluster({ replicasPerMaster = 0 } = {}) {
+  const { startRedisCluster } = await import('./redis_cluster.mjs');
+  return new ClusterAsRedis(await startRedisCluster({ masters: 3, replicasPerMaster }));
 }
 
 // A Redis Cluster behind the few calls the multi-pod tests make of a RedisServer: a command goes
