@@ -1,5 +1,6 @@
 #include "routing/pod_message.h"
 
+#include <algorithm>
 #include <charconv>
 #include <initializer_list>
 #include <string>
@@ -24,6 +25,12 @@ bool TakeTwoWords(std::string_view rest, std::string_view* first, std::string_vi
   }
   *second = rest;
   return true;
+}
+
+// A decimal number without sign, fitting in 64 bits.
+bool ParseNumber(std::string_view text, uint64_t* value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
 }
 
 std::string Join(char kind, std::initializer_list<std::string_view> words) {
@@ -57,6 +64,38 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
       }
       message.frame = rest;
       return message;
+    case 's':
+      message.queue_if_absent = false;
+      [[fallthrough]];
+    case 'S': {
+      message.kind = PodMessage::Kind::kDeliver;
+      std::string_view sequence;
+      if (!TakeWord(&rest, &message.target) || !TakeWord(&rest, &message.sender_pod) ||
+          !TakeWord(&rest, &message.sender) || !TakeWord(&rest, &sequence) || rest.empty() ||
+          !ParseNumber(sequence, &message.sequence) || message.sequence == 0) {
+        return std::nullopt;
+      }
+      message.frame = rest;
+      return message;
+    }
+    case 'K':
+      message.kind = PodMessage::Kind::kReceipts;
+      if (!TakeTwoWords(rest, &message.pod, &message.receipts) ||
+          !DecodeReceipts(message.receipts)) {
+        return std::nullopt;
+      }
+      return message;
+    case 'Z': {
+      message.kind = PodMessage::Kind::kBacklogMarker;
+      std::string_view bucket;
+      uint64_t number = 0;
+      if (!TakeTwoWords(rest, &bucket, &message.nonce) || !ParseNumber(bucket, &number) ||
+          number > 1000000) {
+        return std::nullopt;
+      }
+      message.bucket = static_cast<int>(number);
+      return message;
+    }
     case 'b':
       message.queue_if_absent = false;
       [[fallthrough]];
@@ -92,13 +131,56 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
 }
 
 std::string EncodeDeliver(std::string_view target, std::string_view sender_pod,
-                          std::string_view sender, std::string_view frame, bool queue_if_absent) {
-  return Join(queue_if_absent ? 'D' : 'd', {target, sender_pod, sender, frame});
+                          std::string_view sender, std::string_view frame, bool queue_if_absent,
+                          uint64_t sequence) {
+  if (sequence == 0) return Join(queue_if_absent ? 'D' : 'd', {target, sender_pod, sender, frame});
+  return Join(queue_if_absent ? 'S' : 's',
+              {target, sender_pod, sender, std::to_string(sequence), frame});
+}
+
+std::optional<std::vector<Receipt>> DecodeReceipts(std::string_view list) {
+  std::vector<Receipt> receipts;
+  for (size_t at = 0; at <= list.size();) {
+    const size_t end = std::min(list.find(',', at), list.size());
+    const std::string_view item = list.substr(at, end - at);
+    const size_t colon = item.find(':');
+    const size_t dash = item.find('-');
+    Receipt receipt;
+    uint64_t bucket = 0;
+    if (colon == std::string_view::npos || dash == std::string_view::npos || dash < colon ||
+        !ParseNumber(item.substr(0, colon), &bucket) || bucket > 1000000 ||
+        !ParseNumber(item.substr(colon + 1, dash - colon - 1), &receipt.first) ||
+        !ParseNumber(item.substr(dash + 1), &receipt.last) || receipt.first == 0 ||
+        receipt.first > receipt.last) {
+      return std::nullopt;
+    }
+    receipt.bucket = static_cast<int>(bucket);
+    receipts.push_back(receipt);
+    at = end + 1;
+  }
+  return receipts;
+}
+
+std::string EncodeReceipts(std::string_view receiving_pod, const std::vector<Receipt>& receipts) {
+  std::string list;
+  for (const Receipt& receipt : receipts) {
+    if (!list.empty()) list.push_back(',');
+    list.append(std::to_string(receipt.bucket))
+        .append(":")
+        .append(std::to_string(receipt.first))
+        .append("-")
+        .append(std::to_string(receipt.last));
+  }
+  return Join('K', {receiving_pod, list});
 }
 
 std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,
                          std::string_view sender, std::string_view frame, bool queue_if_absent) {
   return Join(queue_if_absent ? 'B' : 'b', {target, bouncer_pod, sender, frame});
+}
+
+std::string EncodeBacklogMarker(int bucket, std::string_view nonce) {
+  return Join('Z', {std::to_string(bucket), nonce});
 }
 
 std::string EncodeFence(std::string_view target, std::string_view answer_to_pod) {

@@ -8,6 +8,15 @@
 //   on a pod's channel:  D<target> <sender-pod> <sender> <frame>   deliver a frame
 //                        d<target> <sender-pod> <sender> <frame>   the same, but if the target
 //                                                                  left, drop it: do not queue
+//                        S<target> <sender-pod> <sender> <seq> <frame>  D (s: d) from a pod that
+//                        s<target> <sender-pod> <sender> <seq> <frame>  wants a receipt: <seq> is
+//                                                                  its number in the sender pod's
+//                                                                  stream to this pod and bucket
+//                        K<pod> <bucket>:<first>-<last>[,...]      receipts from <pod>: on its
+//                                                                  current subscription it has
+//                                                                  handled every frame of this
+//                                                                  pod's stream to it and that
+//                                                                  bucket from <first> to <last>
 //                        B<target> <bouncer-pod> <sender> <frame>  a frame this pod sent to a pod
 //                        b<target> <bouncer-pod> <sender> <frame>  that does not hold the target,
 //                                                                  handed back (b: do not queue)
@@ -16,6 +25,9 @@
 //                        f<target> <pod>                           the fence's answer, from <pod>
 //                        X<target> <nonce>                         this pod's release of <target>
 //                                                                  (published by the release step)
+//                        Z<bucket> <nonce>                         this pod's marker on its own
+//                                                                  channel of <bucket>: its
+//                                                                  backlog there is read
 //                        R<peer>                                   the peer was taken over
 //                        E<sender> <target>                        tell sender: target never came
 //   in a queue list:     <deadline-ms> <sender-pod> <sender> <frame>
@@ -28,29 +40,62 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::routing {
 
 struct PodMessage {
-  enum class Kind { kDeliver, kBounce, kFence, kFenceAnswer, kReleased, kReplaced, kExpired };
+  enum class Kind {
+    kDeliver,
+    kBounce,
+    kFence,
+    kFenceAnswer,
+    kReleased,
+    kReplaced,
+    kExpired,
+    kReceipts,
+    kBacklogMarker
+  };
   Kind kind = Kind::kDeliver;
   std::string_view target;      // the addressee (kExpired: of the sender's frames); kReplaced: the
                                 // peer taken over
   std::string_view sender_pod;  // kDeliver
   std::string_view pod;         // kBounce: who bounced; kFence: whom to answer; kFenceAnswer: who
-                                // answers
+                                // answers; kReceipts: who handled the frames
   std::string_view sender;      // kDeliver, kBounce, kExpired
   std::string_view frame;       // kDeliver, kBounce
-  std::string_view nonce;       // kReleased
+  std::string_view nonce;       // kReleased, kBacklogMarker
   bool queue_if_absent = true;  // kDeliver, kBounce: queue the frame if the target is absent
+  uint64_t sequence = 0;        // kDeliver: > 0 when the sender's pod wants a receipt
+  std::string_view receipts;    // kReceipts: the list, for DecodeReceipts
+  int bucket = 0;               // kBacklogMarker
+};
+
+// One receipt: the receiving pod has handled every frame of a stream (sender pod -> receiving
+// pod, one bucket) from `first` to `last`, `first` being the first it got on its current
+// subscription: frames before it were published to a subscription it no longer has.
+struct Receipt {
+  int bucket = 0;
+  uint64_t first = 0;
+  uint64_t last = 0;
+  bool operator==(const Receipt&) const = default;
 };
 
 // Reads a message from a pod channel; nullopt if it is malformed. Views point into `bytes`.
 std::optional<PodMessage> DecodePodMessage(std::string_view bytes);
 
-// The messages pods build themselves (the Lua steps build D, d, R and X in Redis).
+// Reads the list of a K message ("<bucket>:<first>-<last>,..."); nullopt if it is malformed
+// (empty, a bucket or sequence that is not a decimal number, a sequence of 0, first > last).
+std::optional<std::vector<Receipt>> DecodeReceipts(std::string_view list);
+
+// The messages pods build themselves (the Lua steps build D, d, R and X in Redis). A deliver
+// message with a `sequence` (> 0) asks for a receipt (S, s).
 std::string EncodeDeliver(std::string_view target, std::string_view sender_pod,
-                          std::string_view sender, std::string_view frame, bool queue_if_absent);
+                          std::string_view sender, std::string_view frame, bool queue_if_absent,
+                          uint64_t sequence = 0);
+// `receipts` must not be empty.
+std::string EncodeReceipts(std::string_view receiving_pod, const std::vector<Receipt>& receipts);
+std::string EncodeBacklogMarker(int bucket, std::string_view nonce);
 std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,
                          std::string_view sender, std::string_view frame, bool queue_if_absent);
 std::string EncodeFence(std::string_view target, std::string_view answer_to_pod);

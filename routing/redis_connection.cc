@@ -412,8 +412,8 @@ void RedisConnection::FailPending() {
 void RedisConnection::Close(std::string_view why, bool report) {
   const std::string reason(why);  // `why` may point into a reply or the socket, both going
   Shutdown();
-  FailPending();
   if (report && events_.lost) events_.lost(reason);
+  FailPending();
 }
 
 void RedisConnection::Drop() { Close({}, false); }

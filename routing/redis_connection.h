@@ -25,8 +25,10 @@
 //   written, whatever the loop does next (nor is the part of a write under way that the kernel
 //   has not taken yet); the socket is closed with a reset, so that what the kernel had taken but
 //   not yet delivered is thrown away too, rather than sent when a cut link heals. Every callback
-//   still due gets nullptr, in order. A lost connection does
-//   the same before it reports events.lost; Quit() lets the replies due come first.
+//   still due gets nullptr, in order. A lost connection does the same right after it reports
+//   events.lost, so that whoever owns it knows it is down before any of its callers hear of a
+//   failed command (and, say, sends the command elsewhere); Quit() lets the replies due come
+//   first.
 //
 // Every libuv handle lives in a heap block that its close callbacks free, so this object can go
 // away in any state (the handles finish closing on the loop). Nothing waits.
@@ -90,7 +92,8 @@ class RedisConnection {
 
   // Sends a command; `done` (may be null) gets its reply. Returns false, without calling `done`,
   // when not connected or when the connection is a subscriber. Every `done` still due when the
-  // connection is lost or dropped is called with nullptr, in order, before anything else.
+  // connection is lost or dropped is called with nullptr, in order: right after events.lost, or
+  // within Drop().
   bool Command(const std::vector<std::string_view>& args, ReplyCallback done);
 
   // Sends `verb` ("SUBSCRIBE" or "SSUBSCRIBE") with `channels`; from then on the connection is a

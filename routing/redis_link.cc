@@ -236,8 +236,11 @@ void RedisLink::ScheduleReconnect() {
 }
 
 void RedisLink::Heartbeat() {
-  if (!up_) return;
   const auto now = Clock::now();
+  const auto since_last = now - last_heartbeat_timer_;
+  last_heartbeat_timer_ = now;
+  if (since_last > 2 * options_.heartbeat && events_.stalled) events_.stalled(since_last);
+  if (!up_) return;
   if (heartbeat_sent_at_ && now - *heartbeat_sent_at_ > options_.alive_ttl) {
     OnLost("no reply from Redis within the liveness TTL");
     return;

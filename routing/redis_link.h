@@ -67,6 +67,9 @@ class RedisLink {
     std::function<void(bool lapsed)> alive;
     // Once per heartbeat period while up, after the liveness key was sent: periodic Redis work.
     std::function<void()> heartbeat;
+    // The heartbeat timer ran `stalled` after its last run, more than twice its period: this
+    // pod's event loop stalled (frozen, starved). Reported before anything else of the timer.
+    std::function<void(Clock::duration stalled)> stalled;
     // What operators should know; `warning` is false for good news.
     std::function<void(bool warning, std::string_view message, std::string_view detail)> log;
   };
@@ -102,6 +105,10 @@ class RedisLink {
 
   // "SPUBLISH" on a cluster (sharded pub/sub), else "PUBLISH".
   std::string_view publish_verb() const { return options_.cluster ? "SPUBLISH" : "PUBLISH"; }
+
+  // When the heartbeat timer last ran: long ago means this pod's event loop stalled (frozen,
+  // starved) and has only just resumed.
+  Clock::time_point last_heartbeat_timer() const { return last_heartbeat_timer_; }
 
   uint64_t reconnects() const { return reconnects_; }
   uint64_t errors() const { return errors_; }
@@ -164,6 +171,7 @@ class RedisLink {
   std::string last_failure_;  // why the link last failed, logged once per cause while down
   std::string last_refusal_;  // the last error answer, logged once per cause
   bool restarted_ = false;    // a node's run_id changed
+  Clock::time_point last_heartbeat_timer_ = Clock::now();
   std::optional<Clock::time_point> heartbeat_sent_at_;  // the heartbeat awaiting its replies
   size_t heartbeat_replies_due_ = 0;
   bool heartbeat_refused_ = false;

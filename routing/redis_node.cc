@@ -120,14 +120,17 @@ void RedisNode::OnPush(std::string_view kind, std::string_view channel, std::str
   }
 }
 
+// The link hears of it before any caller hears of a failed command: a caller that reacts by
+// sending something else must find the link down, not a node about to drop it.
 void RedisNode::Lost(std::string_view why) {
   if (lost_) return;
   lost_ = true;
   ready_ = false;
+  const std::string reason(why);  // `why` may point into a connection that is going
+  if (events_.lost) events_.lost(reason);
   scripts_.FailHeld();
   commands_.Drop();
   subscriber_.Drop();
-  if (events_.lost) events_.lost(why);
 }
 
 void RedisNode::Drop() {

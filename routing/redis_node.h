@@ -27,8 +27,9 @@ class RedisNode {
   struct Events {
     // Ready: both connections up, subscribed, scripts loaded.
     std::function<void()> ready;
-    // A connection failed or dropped, or INFO, the subscription or the scripts failed. Both
-    // connections are dropped when this is called.
+    // A connection failed or dropped, or INFO, the subscription or the scripts failed. Called
+    // before the callbacks still due hear of it (with nullptr), and both connections are
+    // dropped right after.
     std::function<void(std::string_view why)> lost;
     // A message on one of the node's channels.
     std::function<void(std::string_view message)> message;

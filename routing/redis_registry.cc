@@ -22,6 +22,9 @@ constexpr std::array<const std::string_view*, kScriptCount> kScripts = {
 // otherwise.
 constexpr std::chrono::milliseconds kReleaseMarkerTtl(10000);
 
+// How often a pod sends the receipts it owes (delivery_receipts.h).
+constexpr std::chrono::milliseconds kReceiptPeriod(250);
+
 // How long "<pod> <target>" stays in the bouncing set without the fence that clears it (the
 // sender's pod died).
 constexpr std::chrono::seconds kBouncingTtl(30);
@@ -97,6 +100,8 @@ struct RedisRegistry::Publish {
   uint64_t sequence;
   std::string message;  // the pod message: what to route again if nobody got it
   std::string ref;
+  std::string pod;               // where it went
+  uint64_t stream_sequence = 0;  // its number in the receipt stream to that pod and bucket
   bool replied = false;
 };
 
@@ -144,6 +149,7 @@ RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
              .message = [this](std::string_view message) { OnPodMessage(message); },
              .alive = [this](bool lapsed) { OnAlive(lapsed); },
              .heartbeat = [this] { OnHeartbeat(); },
+             .stalled = [this](Clock::duration stalled) { OnStalled(stalled); },
              .log = options_.log}),
       owners_(options_.owner_cache_size) {}
 
@@ -175,6 +181,11 @@ void RedisRegistry::Log(bool warning, std::string_view message, std::string_view
 void RedisRegistry::Start() { link_.Start(); }
 
 void RedisRegistry::OnUp(bool restarted) {
+  // New subscriptions: what reached the old ones and was not handled is lost; nor is there a
+  // backlog to drop.
+  receipts_owed_.Resubscribed();
+  catching_up_.assign(KeyLayout::kBuckets, false);
+  catching_up_count_ = 0;
   std::unordered_set<std::string> left = std::move(left_while_down_);
   left_while_down_.clear();
   for (const std::string& peer : left) {
@@ -609,9 +620,11 @@ void RedisRegistry::PublishTo(OwnerCache::Entry& owner, std::string_view from, s
                               std::string_view frame, std::string_view ref, bool queue_if_absent) {
   // The message lives in publishes_ until its reply: the command is formatted from it, and if
   // nobody got it, it is routed again from there. A deque never moves its elements.
-  publishes_.push_back(Publish{++publish_sequence_,
-                               EncodeDeliver(to, options_.pod_id, from, frame, queue_if_absent),
-                               std::string(ref)});
+  const uint64_t stream_sequence = unconfirmed_.NextSequence(owner.pod, KeyLayout::BucketOf(to));
+  publishes_.push_back(
+      Publish{++publish_sequence_,
+              EncodeDeliver(to, options_.pod_id, from, frame, queue_if_absent, stream_sequence),
+              std::string(ref), owner.pod, stream_sequence});
   owner.last_publish = publish_sequence_;
   const std::string channel = layout_.ChannelFor(to, owner.pod);
   const uint64_t sequence = publish_sequence_;
@@ -631,8 +644,11 @@ void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
   publish_replied_ = publishes_.empty() ? publish_sequence_ : publishes_.front().sequence - 1;
   if (closing_) return;
   const bool answered = reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
-  if (answered && reply->integer > 0) {  // the common case: nothing to read back
+  if (answered && reply->integer > 0) {  // the common case: it waits for the pod's receipt
     ++stats_.relayed_remote;
+    const int bucket = KeyLayout::BucketOf(DecodePodMessage(publish.message)->target);
+    unconfirmed_.Published(publish.pod, bucket, publish.stream_sequence,
+                           {std::move(publish.message), std::move(publish.ref)}, Clock::now());
     if (!detours_.empty()) FinishDetours();
     return;
   }
@@ -851,6 +867,20 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
         connection->Evict(Eviction::kReplaced);
       }
       return;
+    case PodMessage::Kind::kReceipts: {
+      const std::optional<std::vector<Receipt>> receipts = DecodeReceipts(message->receipts);
+      for (const Receipt& receipt : *receipts) {
+        TellUnconfirmed(unconfirmed_.Confirm(message->pod, receipt));
+      }
+      return;
+    }
+    case PodMessage::Kind::kBacklogMarker:
+      if (message->nonce == backlog_nonce_ && message->bucket < KeyLayout::kBuckets &&
+          catching_up_[message->bucket]) {
+        catching_up_[message->bucket] = false;
+        --catching_up_count_;
+      }
+      return;
     case PodMessage::Kind::kExpired:
       if (const PeerTable::Entry* sender = peers_.Find(message->sender)) {
         sender->connection->NotifyUndeliverable(message->target, Undeliverable::kPeerUnavailable,
@@ -862,6 +892,15 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
 
 void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
   ++stats_.received_remote;
+  // Whatever happens to it below, this pod has it now: the sender's pod may stop waiting.
+  if (message.sequence > 0) {
+    const int bucket = KeyLayout::BucketOf(message.target);
+    if (InBacklogAfterStall(bucket)) {
+      ++stats_.stale_dropped;
+      return;
+    }
+    receipts_owed_.Handled(message.sender_pod, bucket, message.sequence);
+  }
   if (!bouncing_.empty() &&
       bouncing_.contains(std::string(message.sender_pod) + " " + std::string(message.target))) {
     Bounce(message);
@@ -940,8 +979,70 @@ void RedisRegistry::Track(std::string_view sender_pod, std::string_view sender,
 
 void RedisRegistry::Tick(Clock::time_point now) {
   if (!detours_.empty()) FinishDetours();
+  ExchangeReceipts(now);
   std::erase_if(bouncing_, [now](const auto& entry) { return now - entry.second > kBouncingTtl; });
   for (ExpiryTracker::Pair& pair : expiry_.TakeDue(now)) CheckExpiry(std::move(pair));
+}
+
+// Once a second: sends the receipts owed (on each sending pod's channel of bucket 0), and tells the
+// senders of frames that no receipt covered within the receipt timeout: the pod that Redis
+// counted as subscribed never handled them.
+void RedisRegistry::ExchangeReceipts(Clock::time_point now) {
+  if (link_.up() && !receipts_owed_.empty() && now - receipts_sent_at_ >= kReceiptPeriod) {
+    receipts_sent_at_ = now;
+    for (const auto& [pod, receipts] : receipts_owed_.Take()) {
+      link_.Command({link_.publish_verb(), layout_.Channel(0, pod),
+                     EncodeReceipts(options_.pod_id, receipts)},
+                    nullptr);
+    }
+  }
+  if (unconfirmed_.size() == 0 || catching_up_count_ > 0) return;
+  TellUnconfirmed(unconfirmed_.TakePublishedBefore(now - options_.receipt_timeout));
+}
+
+// A pod whose event loop stalled (frozen, starved) has a backlog on its channels: frames, and
+// receipts for what it published. Until it has read it (its own marker, published on each of
+// its channels when it resumes, has come back on all of them), it gives up on no frame for want
+// of a receipt, since the receipt may be in the backlog. And if the stall was longer than the
+// other pods wait for a receipt, the frames in the backlog have been given up on by their
+// senders' pods (or will be): it drops them rather than deliver them as well. Receipts then start
+// new ranges, so the sending pods take what lies between for lost.
+//
+// The stall shows first either here, when the frames are read before the heartbeat timer runs,
+// or in OnStalled, when the timer runs first.
+bool RedisRegistry::InBacklogAfterStall(int bucket) {
+  if (catching_up_count_ == 0) {
+    const Clock::duration stalled = Clock::now() - link_.last_heartbeat_timer();
+    if (stalled > 2 * options_.heartbeat) OnStalled(stalled);
+  }
+  return dropping_backlog_ && catching_up_[bucket];
+}
+
+void RedisRegistry::OnStalled(Clock::duration stalled) {
+  if (catching_up_count_ > 0 || !link_.up()) return;
+  backlog_nonce_ = options_.pod_id + "-" + std::to_string(++backlog_count_);
+  catching_up_.assign(KeyLayout::kBuckets, true);
+  catching_up_count_ = KeyLayout::kBuckets;
+  for (int bucket = 0; bucket < KeyLayout::kBuckets; ++bucket) {
+    link_.Command({link_.publish_verb(), layout_.Channel(bucket, options_.pod_id),
+                   EncodeBacklogMarker(bucket, backlog_nonce_)},
+                  nullptr);
+  }
+  dropping_backlog_ = stalled > options_.heartbeat + options_.receipt_timeout - kReceiptPeriod;
+  if (!dropping_backlog_) return;
+  receipts_owed_.Resubscribed();
+  Log(true, "this pod stalled; dropping what it reads from before it resumed (senders told)",
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stalled).count()) +
+          " ms");
+}
+
+void RedisRegistry::TellUnconfirmed(std::vector<UnconfirmedFrames::Frame> frames) {
+  for (UnconfirmedFrames::Frame& frame : frames) {
+    ++stats_.unconfirmed;
+    const std::optional<PodMessage> message = DecodePodMessage(frame.message);
+    TellSender(options_.pod_id, message->sender, message->target, Undeliverable::kUnavailable,
+               frame.ref);
+  }
 }
 
 void RedisRegistry::CheckExpiry(ExpiryTracker::Pair pair) {

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "routing/delivery_receipts.h"
 #include "routing/detour_table.h"
 #include "routing/expiry_tracker.h"
 #include "routing/key_layout.h"
@@ -52,6 +53,9 @@ class RedisRegistry : public Registry {
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);  // liveness refresh
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);  // liveness key TTL
     size_t owner_cache_size = 100000;  // remote peers whose pod this pod remembers
+    // How long a frame published to another pod may wait for that pod's receipt before its
+    // sender is told it may be lost (delivery_receipts.h). Receipts are sent once a second.
+    std::chrono::milliseconds receipt_timeout = std::chrono::milliseconds(3000);
     // Where the backend reports what operators should know (connected, lost, reaped pods...).
     // `warning` is false for good news.
     std::function<void(bool warning, std::string_view message, std::string_view detail)> log;
@@ -158,6 +162,14 @@ class RedisRegistry : public Registry {
   void Track(std::string_view sender_pod, std::string_view sender, std::string_view target,
              Clock::time_point check_at);
   void CheckExpiry(ExpiryTracker::Pair pair);
+  void ExchangeReceipts(Clock::time_point now);
+  // Tells the senders of frames no receipt covers that they may be lost.
+  void TellUnconfirmed(std::vector<UnconfirmedFrames::Frame> frames);
+  // True when a frame of `bucket` that wants a receipt must be dropped: read after a stall.
+  bool InBacklogAfterStall(int bucket);
+  // This pod's event loop did not run for `stalled`: reads its backlog before it gives up on any
+  // frame, and drops the frames in it if the stall was long enough.
+  void OnStalled(Clock::duration stalled);
   void TellSender(std::string_view sender_pod, std::string_view sender, std::string_view target,
                   Undeliverable reason, std::string_view ref);
 
@@ -187,6 +199,16 @@ class RedisRegistry : public Registry {
   std::unordered_set<std::string> left_while_down_;  // peers that left while Redis was away
   std::unordered_set<std::string> unclaimed_;        // local peers Redis refused to register
   ExpiryTracker expiry_;
+  UnconfirmedFrames unconfirmed_;  // published to other pods, no receipt yet
+  ReceiptsOwed receipts_owed_;     // to the pods whose frames this pod handled
+  Clock::time_point receipts_sent_at_{};
+  // After a stall: the marker whose return ends the backlog, the buckets where it has not yet,
+  // and whether the frames read there meanwhile are dropped (InBacklogAfterStall).
+  std::string backlog_nonce_;
+  std::vector<bool> catching_up_ = std::vector<bool>(KeyLayout::kBuckets, false);
+  int catching_up_count_ = 0;
+  bool dropping_backlog_ = false;
+  uint64_t backlog_count_ = 0;
   RoutingStats stats_;
 };
 

@@ -44,6 +44,8 @@ struct RoutingStats {
   uint64_t received_remote = 0;   // frames that came from another pod
   uint64_t owner_lookups = 0;     // cross-pod frames whose target's pod had to be looked up
   uint64_t bounced = 0;           // frames handed back to their sender's pod: target not here
+  uint64_t unconfirmed = 0;       // frames a pod's subscription took but no receipt covered
+  uint64_t stale_dropped = 0;     // frames read after this pod stalled: their senders are told
   int redis_up = -1;              // 1 up, 0 down, -1 no Redis backend
   uint64_t redis_reconnects = 0;  // times the link to Redis was lost
   uint64_t redis_errors = 0;      // commands Redis answered with an error (full, read-only...)

@@ -97,6 +97,14 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
     Single(&out, "switchboard_cross_pod_bounced_total", "counter",
            "Messages for a peer this pod no longer holds, handed back to the sender's pod.",
            static_cast<double>(routing.bounced));
+    Single(&out, "switchboard_cross_pod_unconfirmed_total", "counter",
+           "Messages published to another pod that never confirmed it handled them (it died, or "
+           "its link was cut); their senders were told.",
+           static_cast<double>(routing.unconfirmed));
+    Single(&out, "switchboard_cross_pod_stale_dropped_total", "counter",
+           "Messages this pod read only after it had stalled (frozen, starved) for longer than "
+           "their senders' pods wait for a receipt: dropped, since those senders are told.",
+           static_cast<double>(routing.stale_dropped));
   }
   if (routing.redis_latency != nullptr) {
     Header(&out, "switchboard_redis_command_seconds", "histogram",

@@ -712,6 +712,7 @@ export class FaultRun {
       reordered: 0,
       duplicated: 0,
       falseAlarms: 0,
+      falseAlarmsBy: {},  // "<phase when sent>: <sender's pod> -> <target's pod>"
       finalSent: 0,
       finalDelivered: 0,
       finalUndelivered: [],
@@ -759,7 +760,14 @@ export class FaultRun {
         if (this.faultEnd && m.t >= this.faultEnd && !delivered) lastBad = i;
         if (delivered) {
           s.delivered++;
-          if (ref) s.falseAlarms++;
+          if (ref) {
+            s.falseAlarms++;
+            const phase =
+              !this.faultStart || m.t < this.faultStart ? 'before fault' : !this.faultEnd || m.t < this.faultEnd ? 'during fault' : 'after fault';
+            const target = T.connAt(m.t);
+            const key = `${phase}: ${m.conn.pod} -> ${target ? target.pod : '(target not connected)'}`;
+            s.falseAlarmsBy[key] = (s.falseAlarmsBy[key] ?? 0) + 1;
+          }
           continue;
         }
         if (ref) {
@@ -886,6 +894,7 @@ export function report(t, stats, pods = []) {
     notConnectedAtFinal: stats.notConnectedAtFinal.length,
     lostByPhase: stats.lostByPhase,
     lostByRoute: stats.lostByRoute,
+    falseAlarmsBy: stats.falseAlarmsBy,
     unexpectedCount: stats.unexpectedCount,
   };
   t.diagnostic(`detail ${JSON.stringify(detail)}`);

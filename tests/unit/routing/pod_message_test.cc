@@ -18,8 +18,15 @@ std::string Describe(const std::optional<PodMessage>& message) {
     case PodMessage::Kind::kDeliver:
       return "deliver target=" + std::string(message->target) +
              " sender_pod=" + std::string(message->sender_pod) +
-             " sender=" + std::string(message->sender) + " frame=[" + std::string(message->frame) +
-             "]";
+             " sender=" + std::string(message->sender) +
+             (message->sequence > 0 ? " sequence=" + std::to_string(message->sequence) : "") +
+             " frame=[" + std::string(message->frame) + "]";
+    case PodMessage::Kind::kBacklogMarker:
+      return "backlog-marker bucket=" + std::to_string(message->bucket) +
+             " nonce=" + std::string(message->nonce);
+    case PodMessage::Kind::kReceipts:
+      return "receipts pod=" + std::string(message->pod) +
+             " list=" + std::string(message->receipts);
     case PodMessage::Kind::kBounce:
       return std::string(message->queue_if_absent ? "bounce" : "bounce-unqueued") +
              " target=" + std::string(message->target) + " pod=" + std::string(message->pod) +
@@ -134,6 +141,63 @@ TEST(EncodePodMessageTest, RoundTrips) {
             "expired sender=alice target=bob");
 }
 
+// 'S' is a deliver that wants a receipt: it carries its number in the sender pod's stream.
+TEST(DecodePodMessageTest, DeliverWithASequence) {
+  EXPECT_EQ(Describe(DecodePodMessage("Sbob pod-1 alice 1733100000000001 a frame")),
+            "deliver target=bob sender_pod=pod-1 sender=alice sequence=1733100000000001 "
+            "frame=[a frame]");
+  const std::optional<PodMessage> dropped = DecodePodMessage("sbob pod-1 alice 7 f");
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_FALSE(dropped->queue_if_absent);
+  EXPECT_EQ(dropped->sequence, 7u);
+  EXPECT_EQ(DecodePodMessage("Dbob pod-1 alice 7 f")->sequence, 0u) << "D wants no receipt";
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeDeliver("bob", "pod-1", "alice", "x y", true, 42))),
+            "deliver target=bob sender_pod=pod-1 sender=alice sequence=42 frame=[x y]");
+  EXPECT_EQ(EncodeDeliver("bob", "pod-1", "alice", "f", false, 0), "dbob pod-1 alice f");
+}
+
+TEST(DecodePodMessageTest, Receipts) {
+  EXPECT_EQ(Describe(DecodePodMessage("Kpod-2 3:10-17,40:1-1")),
+            "receipts pod=pod-2 list=3:10-17,40:1-1");
+  EXPECT_EQ(DecodeReceipts("3:10-17,40:1-1"), (std::vector<Receipt>{{3, 10, 17}, {40, 1, 1}}));
+  EXPECT_EQ(EncodeReceipts("pod-2", {{3, 10, 17}, {40, 1, 1}}), "Kpod-2 3:10-17,40:1-1");
+  EXPECT_EQ(DecodeReceipts("0:1-18446744073709551615"),
+            (std::vector<Receipt>{{0, 1, 18446744073709551615u}}));
+  for (std::string_view list : {""sv,
+                                ","sv,
+                                "3"sv,
+                                "3:"sv,
+                                ":3"sv,
+                                "3:5"sv,
+                                "3:0-1"sv,
+                                "3:2-1"sv,
+                                "3:1-"sv,
+                                "3:-1"sv,
+                                "3:1-1,"sv,
+                                ",3:1-1"sv,
+                                "a:1-1"sv,
+                                "1:b-1"sv,
+                                "1:1-b"sv,
+                                "-1:2-2"sv,
+                                "1-2:3"sv,
+                                "1:2:3-4"sv,
+                                "1:1-18446744073709551616"sv,
+                                "99999999:1-1"sv}) {
+    EXPECT_FALSE(DecodeReceipts(list).has_value()) << "[" << list << "]";
+    EXPECT_EQ(Describe(DecodePodMessage("Kpod-2 " + std::string(list))), "malformed") << list;
+  }
+}
+
+TEST(DecodePodMessageTest, BacklogMarker) {
+  EXPECT_EQ(Describe(DecodePodMessage("Z63 pod-1-7")), "backlog-marker bucket=63 nonce=pod-1-7");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeBacklogMarker(0, "n"))),
+            "backlog-marker bucket=0 nonce=n");
+  for (std::string_view bytes : {"Z"sv, "Z1"sv, "Z1 "sv, "Zx n"sv, "Z-1 n"sv, "Z1 n m"sv,
+                                 "Z99999999 n"sv}) {
+    EXPECT_EQ(Describe(DecodePodMessage(bytes)), "malformed") << "[" << bytes << "]";
+  }
+}
+
 TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
   for (std::string_view bytes :
        {""sv,
@@ -143,6 +207,11 @@ TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
         "D"sv, "Dbob"sv, "Dbob "sv, "Dbob pod-1"sv, "Dbob pod-1 "sv, "Dbob pod-1 alice"sv,
         "Dbob pod-1 alice "sv, "D bob pod-1 alice f"sv, "Dbob  pod-1 alice f"sv,
         "Dbob pod-1  alice f"sv,
+        // Deliver with a sequence: not a number, 0, or no frame after it.
+        "Sbob pod-1 alice f"sv, "Sbob pod-1 alice 0 f"sv, "Sbob pod-1 alice 12"sv,
+        "Sbob pod-1 alice 12 "sv, "Sbob pod-1 alice -1 f"sv, "sbob pod-1 alice x f"sv,
+        // Receipts: no pod, no list, or more.
+        "K"sv, "Kpod-2"sv, "Kpod-2 "sv, "K pod-2 1:1"sv, "Kpod-2 1:1 2:2"sv,
         // Replaced: no peer, or more than one word.
         "R"sv, "R "sv, "Rbob "sv, "R bob"sv, "Rbob carol"sv,
         // Bounce: as deliver.

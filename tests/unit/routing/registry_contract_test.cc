@@ -1002,6 +1002,57 @@ TEST_F(RedisRegistryTest, TheEntriesOfAHungPodAreReapedWhenItsLivenessKeyExpires
   EXPECT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
 }
 
+// Receipts (delivery_receipts.h). A pod that stops reading (frozen), then dies: Redis counted its
+// subscription for the frames published to it meanwhile, but it never handled them. No receipt
+// covers them, so their sender is told, once the receipt timeout has passed.
+TEST_F(RedisRegistryTest, FramesAPodNeverHandledAreToldToTheirSender) {
+  const pid_t child = StartPodProcess("pod-hung", "bob", {});
+  ASSERT_GT(child, 0);
+  a_ = AddRedisPod("pod-a", {});
+  b_ = a_;
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "first", "1");  // a lookup: pod-a learns where bob is
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().relayed_remote == 1; }, "the lookup relays"));
+  KillChild(child, SIGSTOP);
+  for (int ref = 2; ref <= 6; ++ref) Route(a(), "alice", "bob", "frame", std::to_string(ref));
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().relayed_remote == 6; },
+                        "Redis counts pod-hung's subscription for each"));
+  KillChild(child);  // what it had not read dies with it
+  ASSERT_TRUE(PumpUntil([&] { return alice_.notices().size() == 5; }, milliseconds(8000),
+                        "alice is told of the five"))
+      << Describe();
+  EXPECT_EQ(alice_.notices(),
+            (Strings{"bob unavailable ref=2", "bob unavailable ref=3", "bob unavailable ref=4",
+                     "bob unavailable ref=5", "bob unavailable ref=6"}));
+  EXPECT_EQ(a().stats().unconfirmed, 5u);
+}
+
+// Between pods that work, every frame published is covered by a receipt in time: nobody is told.
+// Steady traffic to two peers of different buckets, so that receipts come in rounds and cover
+// several streams at once.
+TEST_F(RedisRegistryTest, HealthyPodsConfirmEveryFrameInTime) {
+  StartPods();
+  ASSERT_NE(KeyLayout::BucketOf("bob"), KeyLayout::BucketOf("carol"));
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  int sent = 0;
+  for (const auto end = Clock::now() + milliseconds(4500); Clock::now() < end;) {
+    for (int i = 0; i < 5; ++i, ++sent) {
+      Route(a(), "alice", sent % 2 ? "bob" : "carol", std::to_string(sent), std::to_string(sent));
+    }
+    PumpFor(milliseconds(20));
+  }
+  ASSERT_TRUE(PumpUntil(
+      [&] { return bob_.frames().size() + carol_.frames().size() == static_cast<size_t>(sent); },
+      "every frame arrives"));
+  EXPECT_GT(a().stats().relayed_remote, static_cast<uint64_t>(sent) - 10)
+      << "nearly all go by the cache, and want receipts";
+  PumpFor(milliseconds(3500));  // past the receipt timeout (3 s) of the last one
+  EXPECT_EQ(a().stats().unconfirmed, 0u);
+  EXPECT_TRUE(alice_.notices().empty()) << alice_.notices().size() << " told";
+}
+
 // A route to a peer whose pod died, before any reaping: the script finds no subscriber on the
 // owner's channel, removes the stale entry and queues.
 TEST_F(RedisRegistryTest, ARouteToAPeerOfADeadPodQueues) {
