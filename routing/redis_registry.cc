@@ -101,6 +101,7 @@ struct RedisRegistry::Publish {
   std::string message;  // the pod message: what to route again if nobody got it
   std::string ref;
   std::string pod;               // where it went
+  int bucket = 0;                // the target's
   uint64_t stream_sequence = 0;  // its number in the receipt stream to that pod and bucket
   bool replied = false;
 };
@@ -620,13 +621,14 @@ void RedisRegistry::PublishTo(OwnerCache::Entry& owner, std::string_view from, s
                               std::string_view frame, std::string_view ref, bool queue_if_absent) {
   // The message lives in publishes_ until its reply: the command is formatted from it, and if
   // nobody got it, it is routed again from there. A deque never moves its elements.
-  const uint64_t stream_sequence = unconfirmed_.NextSequence(owner.pod, KeyLayout::BucketOf(to));
+  const int bucket = KeyLayout::BucketOf(to);
+  const uint64_t stream_sequence = unconfirmed_.NextSequence(owner.pod, bucket);
   publishes_.push_back(
       Publish{++publish_sequence_,
               EncodeDeliver(to, options_.pod_id, from, frame, queue_if_absent, stream_sequence),
-              std::string(ref), owner.pod, stream_sequence});
+              std::string(ref), owner.pod, bucket, stream_sequence});
   owner.last_publish = publish_sequence_;
-  const std::string channel = layout_.ChannelFor(to, owner.pod);
+  const std::string channel = layout_.Channel(bucket, owner.pod);
   const uint64_t sequence = publish_sequence_;
   if (!link_.Command({link_.publish_verb(), channel, publishes_.back().message},
                      [this, sequence](redisReply* reply) { OnPublishReply(sequence, reply); })) {
@@ -646,8 +648,7 @@ void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
   const bool answered = reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
   if (answered && reply->integer > 0) {  // the common case: it waits for the pod's receipt
     ++stats_.relayed_remote;
-    const int bucket = KeyLayout::BucketOf(DecodePodMessage(publish.message)->target);
-    unconfirmed_.Published(publish.pod, bucket, publish.stream_sequence,
+    unconfirmed_.Published(publish.pod, publish.bucket, publish.stream_sequence,
                            {std::move(publish.message), std::move(publish.ref)}, Clock::now());
     if (!detours_.empty()) FinishDetours();
     return;
