@@ -530,25 +530,7 @@ class RedisCluster {
   // A reply as one line of text, for error messages.
   static std::string Text(const redisReply* reply) {
     if (reply == nullptr) return "(no reply: connection failed or timed out)";
-    switch (reply->type) {
-      case REDIS_REPLY_STRING:
-      case REDIS_REPLY_STATUS:
-        return std::string(reply->str, reply->len);
-      case REDIS_REPLY_ERROR:
-        return "(error) " + std::string(reply->str, reply->len);
-      case REDIS_REPLY_INTEGER:
-        return std::to_string(reply->integer);
-      case REDIS_REPLY_NIL:
-        return "(nil)";
-      case REDIS_REPLY_ARRAY: {
-        std::string text = "[";
-        for (size_t i = 0; i < reply->elements; ++i) {
-          text += (i > 0 ? "," : "") + Text(reply->element[i]);
-        }
-        return text + "]";
-      }
-    }
-    return "(?)";
+    return RedisClient::Render(reply);
   }
 
   // Node `index`'s CLUSTER SLOTS, reduced to a RangeView per range; nullopt (and `why`) if it did

@@ -39,19 +39,8 @@ constexpr milliseconds kDeadline = milliseconds(5000);
 
 std::string Text(const redisReply* reply) {
   if (reply == nullptr) return "(lost)";
-  switch (reply->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-      return std::string(reply->str, reply->len);
-    case REDIS_REPLY_ERROR:
-      return "(error) " + std::string(reply->str, reply->len);
-    case REDIS_REPLY_INTEGER:
-      return std::to_string(reply->integer);
-    case REDIS_REPLY_NIL:
-      return "(nil)";
-    default:
-      return "(array)";
-  }
+  if (reply->type == REDIS_REPLY_ARRAY) return "(array)";
+  return RedisClient::Render(reply);
 }
 
 // What a connection reported, in order.

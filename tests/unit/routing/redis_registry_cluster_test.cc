@@ -71,6 +71,15 @@ class RedisRegistryClusterTest : public RegistryFixture {
     }
   }
 
+  // Every frame delivered or its sender told, in order, once.
+  void ExpectNothingLostUnseenOrReordered() {
+    const Tally tally = Count();
+    RecordProperty("outcome", Describe(tally));
+    EXPECT_EQ(tally.missing, 0u) << Describe(tally) << "\n" << RegistryFixture::Describe();
+    EXPECT_EQ(tally.reordered, 0u) << Describe(tally);
+    EXPECT_EQ(tally.duplicated, 0u) << Describe(tally);
+  }
+
   static std::string Describe(const Tally& tally) {
     return "delivered " + std::to_string(tally.delivered) + ", told " + std::to_string(tally.told) +
            ", missing " + std::to_string(tally.missing) + ", reordered " +
@@ -109,11 +118,7 @@ TEST_F(RedisRegistryClusterTest, ABucketSlotMigratedDuringTrafficLosesNothingUns
   const size_t delivered_before = bob_.frames().size();
   Send(200);
   WaitForEveryOutcome();
-  const Tally tally = Count();
-  RecordProperty("outcome", Describe(tally));
-  EXPECT_EQ(tally.missing, 0u) << Describe(tally) << "\n" << RegistryFixture::Describe();
-  EXPECT_EQ(tally.reordered, 0u) << Describe(tally);
-  EXPECT_EQ(tally.duplicated, 0u) << Describe(tally);
+  ExpectNothingLostUnseenOrReordered();
   EXPECT_GT(bob_.frames().size(), delivered_before) << "relaying after the move";
   EXPECT_EQ(cluster_.MasterForSlot(slot), to);
 }
@@ -148,11 +153,7 @@ TEST_F(RedisRegistryFailoverTest, AMasterKilledLosesNothingUnseenAndRelayingResu
   }
   Send(200);
   WaitForEveryOutcome();
-  const Tally tally = Count();
-  RecordProperty("outcome", Describe(tally));
-  EXPECT_EQ(tally.missing, 0u) << Describe(tally) << "\n" << RegistryFixture::Describe();
-  EXPECT_EQ(tally.reordered, 0u) << Describe(tally);
-  EXPECT_EQ(tally.duplicated, 0u) << Describe(tally);
+  ExpectNothingLostUnseenOrReordered();
   EXPECT_GT(bob_.frames().size(), delivered_before) << "relaying after the failover";
 }
 

@@ -85,7 +85,8 @@ class RedisClient {
     return text;
   }
 
- private:
+  // A reply as one line of text: strings as they are, "(error) ...", "(nil)", arrays as
+  // "[a,b]". `reply` must not be null.
   static std::string Render(const redisReply* reply) {
     switch (reply->type) {
       case REDIS_REPLY_STRING:
@@ -109,6 +110,7 @@ class RedisClient {
     return "(?)";
   }
 
+ private:
   redisContext* context_ = nullptr;
 };
 
