@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 namespace switchboard::routing {
 
@@ -19,12 +20,18 @@ uint64_t UnconfirmedFrames::NextSequence(std::string_view pod, int bucket) {
   return ++StreamOf(pod, bucket).next;
 }
 
-void UnconfirmedFrames::Published(std::string_view pod, int bucket, uint64_t sequence, Frame frame,
-                                  Clock::time_point at) {
+std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string_view pod,
+                                                                     int bucket, uint64_t sequence,
+                                                                     Frame frame,
+                                                                     Clock::time_point at) {
   Stream& stream = StreamOf(pod, bucket);
-  if (sequence <= stream.confirmed) return;
+  if (sequence <= stream.confirmed) {
+    if (sequence < stream.confirmed_from) return frame;
+    return std::nullopt;
+  }
   stream.waiting.push_back(Waiting{sequence, at, std::move(frame)});
   ++waiting_;
+  return std::nullopt;
 }
 
 std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_view pod,
@@ -33,7 +40,10 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_vie
   auto it = streams_.find(std::to_string(receipt.bucket) + " " + std::string(pod));
   if (it == streams_.end()) return lost;  // not a stream of this pod's: one of a predecessor
   Stream& stream = it->second;
-  stream.confirmed = std::max(stream.confirmed, receipt.last);
+  if (receipt.last > stream.confirmed) {
+    stream.confirmed = receipt.last;
+    stream.confirmed_from = receipt.first;
+  }
   while (!stream.waiting.empty() && stream.waiting.front().sequence <= stream.confirmed) {
     if (stream.waiting.front().sequence < receipt.first) {
       lost.push_back(std::move(stream.waiting.front().frame));
@@ -58,46 +68,58 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakePublishedBefore(
   return overdue;
 }
 
-void ReceiptsOwed::Handled(std::string_view sender_pod, int bucket, uint64_t sequence) {
-  Range& range = streams_[std::string(sender_pod)][bucket];
+bool ReceiptsOwed::Handled(std::string_view sender_pod, int bucket, uint64_t sequence,
+                           Clock::time_point now) {
+  auto pod = streams_.try_emplace(std::string(sender_pod)).first;
+  Range& range = pod->second[bucket];
+  if (sequence <= range.last) return false;
+  if (range.first != 0 && sequence != range.last + 1) {
+    if (range.changed) {
+      closed_[pod->first].push_back(Receipt{bucket, range.first, range.last});
+      range.changed = false;
+      --changed_;
+    }
+    range.first = 0;
+  }
   if (range.first == 0) range.first = sequence;
-  range.last = std::max(range.last, sequence);
+  range.last = sequence;
+  range.touched = now;
   if (!range.changed) ++changed_;
   range.changed = true;
+  return true;
 }
 
-void ReceiptsOwed::Resubscribed() {
-  for (auto& [pod, buckets] : streams_) {
-    for (const auto& [bucket, range] : buckets) {
-      if (range.changed) unsent_[pod].push_back(Receipt{bucket, range.first, range.last});
-    }
-  }
-  streams_.clear();
-  changed_ = 0;
-}
-
-std::vector<std::pair<std::string, std::vector<Receipt>>> ReceiptsOwed::Take() {
+std::vector<std::pair<std::string, std::vector<Receipt>>> ReceiptsOwed::Take(
+    Clock::time_point now, Clock::duration forget_after) {
   std::vector<std::pair<std::string, std::vector<Receipt>>> receipts;
-  if (empty()) return receipts;
-  for (auto& [pod, buckets] : streams_) {
+  if (empty() && streams_.empty()) return receipts;
+  for (auto pod = streams_.begin(); pod != streams_.end();) {
     std::vector<Receipt> list;
-    if (auto old = unsent_.find(pod); old != unsent_.end()) {
-      list = std::move(old->second);
-      unsent_.erase(old);
+    if (auto closed = closed_.find(pod->first); closed != closed_.end()) {
+      list = std::move(closed->second);
+      closed_.erase(closed);
     }
-    for (auto& [bucket, range] : buckets) {
-      if (!range.changed) continue;
-      range.changed = false;
-      list.push_back(Receipt{bucket, range.first, range.last});
+    for (auto bucket = pod->second.begin(); bucket != pod->second.end();) {
+      Range& range = bucket->second;
+      if (range.changed) {
+        range.changed = false;
+        list.push_back(Receipt{bucket->first, range.first, range.last});
+      } else if (now - range.touched > forget_after) {
+        bucket = pod->second.erase(bucket);
+        continue;
+      }
+      ++bucket;
     }
-    if (list.empty()) continue;
-    // By bucket; a stream's old range (if any) before its new one.
-    std::stable_sort(list.begin(), list.end(),
-                     [](const Receipt& a, const Receipt& b) { return a.bucket < b.bucket; });
-    receipts.emplace_back(pod, std::move(list));
+    if (!list.empty()) {
+      // By bucket; a stream's closed ranges (older) before its current one.
+      std::stable_sort(list.begin(), list.end(),
+                       [](const Receipt& a, const Receipt& b) { return a.bucket < b.bucket; });
+      receipts.emplace_back(pod->first, std::move(list));
+    }
+    pod = pod->second.empty() ? streams_.erase(pod) : std::next(pod);
   }
-  for (auto& [pod, list] : unsent_) receipts.emplace_back(pod, std::move(list));
-  unsent_.clear();
+  for (auto& [pod, list] : closed_) receipts.emplace_back(pod, std::move(list));
+  closed_.clear();
   changed_ = 0;
   return receipts;
 }

@@ -2,19 +2,23 @@
 // handled it, rather than only a subscription that Redis still held for a pod that was gone (its
 // process killed, its link cut or given up on). PUBLISH's count of subscribers says the second.
 //
-// A pod numbers the frames it publishes to each (receiving pod, bucket) stream: one bucket's
-// channel of one pod is FIFO while the pod holds the same subscription, so a receipt is a range,
-// "from the first I got on this subscription up to here". The receiving pod notes, per stream,
-// the first and last number it handled (delivered, held or bounced), and sends what changed once
-// a second, a list per sending pod in one message; it starts again when it subscribes again. The
-// sending pod keeps each frame until a receipt covers it. A frame numbered below a receipt's
-// first was published to a subscription the receiving pod no longer has: it is lost, and so is
-// one that waits longer than the receipt timeout; their senders are told. Pure bookkeeping, no
-// I/O: both halves are driven by RedisRegistry.
+// A pod numbers the frames it publishes to each (receiving pod, bucket) stream, and one bucket's
+// channel of one pod is FIFO, so a receipt is a range: "every number from here to here". The
+// receiving pod notes, per stream, the run of consecutive numbers it handled (delivered, held or
+// bounced), and sends what changed four times a second, a list per sending pod in one message. A
+// number that skips ahead starts a new range: the frames skipped reached no subscription this pod
+// reads (its link was lost, or it dropped a stall's backlog). A number below the last one handled
+// is a frame that Redis ran late, from a connection its sender's pod had given up on (and told
+// its sender of) before it sent the newer ones: the receiving pod drops it, so order holds.
+//
+// The sending pod keeps each frame until a receipt covers it. A frame numbered below a receipt's
+// first is lost, and so is one that waits longer than the receipt timeout; their senders are
+// told. Pure bookkeeping, no I/O: both halves are driven by RedisRegistry.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,9 +45,10 @@ class UnconfirmedFrames {
   uint64_t NextSequence(std::string_view pod, int bucket);
 
   // Frame `sequence` of that stream reached a subscriber at `at`: it waits for a receipt, unless
-  // one covering it came already (receipts and PUBLISH replies travel on different connections).
-  void Published(std::string_view pod, int bucket, uint64_t sequence, Frame frame,
-                 Clock::time_point at);
+  // one came already (receipts and PUBLISH replies travel on different connections). Returns the
+  // frame if that receipt shows it lost (it starts above `sequence`), nothing otherwise.
+  std::optional<Frame> Published(std::string_view pod, int bucket, uint64_t sequence, Frame frame,
+                                 Clock::time_point at);
 
   // A receipt from `pod`: the frames of that stream from receipt.first to receipt.last were
   // handled. Returns the frames before receipt.first that were waiting: they are lost.
@@ -63,7 +68,8 @@ class UnconfirmedFrames {
   };
   struct Stream {
     uint64_t next = 0;
-    uint64_t confirmed = 0;
+    uint64_t confirmed = 0;       // the highest number a receipt covered
+    uint64_t confirmed_from = 0;  // the first of that receipt
     std::deque<Waiting> waiting;  // in sequence order
   };
 
@@ -76,29 +82,30 @@ class UnconfirmedFrames {
 // The receiving side: receipts owed to the pods that sent frames.
 class ReceiptsOwed {
  public:
-  // Frame `sequence` of `sender_pod`'s stream of `bucket` to this pod was handled.
-  void Handled(std::string_view sender_pod, int bucket, uint64_t sequence);
-
-  // This pod subscribed again: what it handles from now on starts new ranges. The ranges of the
-  // old subscriptions not sent yet are still sent, first.
-  void Resubscribed();
+  // Frame `sequence` of `sender_pod`'s stream of `bucket` to this pod arrived at `now`. Returns
+  // true when the frame is to be handled (it is owed a receipt), false when it is not newer than
+  // the last one handled from that stream: the caller drops it (see the top of this file).
+  bool Handled(std::string_view sender_pod, int bucket, uint64_t sequence, Clock::time_point now);
 
   // The receipts to send, one list per sending pod, for the streams that moved since the last
-  // call.
-  std::vector<std::pair<std::string, std::vector<Receipt>>> Take();
+  // call; a stream's older ranges before its newer ones. Forgets the streams that did not move
+  // for `forget_after` (the pods that sent on them are gone).
+  std::vector<std::pair<std::string, std::vector<Receipt>>> Take(Clock::time_point now,
+                                                                 Clock::duration forget_after);
 
-  bool empty() const { return changed_ == 0 && unsent_.empty(); }
+  bool empty() const { return changed_ == 0 && closed_.empty(); }
 
  private:
   struct Range {
     uint64_t first = 0;
     uint64_t last = 0;
     bool changed = false;
+    Clock::time_point touched;
   };
-  // pod -> bucket -> range on the current subscription
+  // pod -> bucket -> the range being extended
   std::unordered_map<std::string, std::unordered_map<int, Range>> streams_;
   size_t changed_ = 0;
-  std::unordered_map<std::string, std::vector<Receipt>> unsent_;  // of old subscriptions
+  std::unordered_map<std::string, std::vector<Receipt>> closed_;  // ended by a skip, not sent yet
 };
 
 }  // namespace switchboard::routing

@@ -44,6 +44,23 @@ void DetourTable::AddReturned(std::string_view target, HeldFrame frame) {
   if (it != detours_.end()) it->second.returned.push_back(std::move(frame));
 }
 
+void DetourTable::AddUnheard(std::string_view target, HeldFrame frame) {
+  frame.unheard = true;
+  AddReturned(target, std::move(frame));
+}
+
+std::vector<HeldFrame> DetourTable::TakeUnheard(std::string_view target) {
+  std::vector<HeldFrame> unheard;
+  auto it = detours_.find(target);
+  if (it == detours_.end()) return unheard;
+  std::vector<HeldFrame>& returned = it->second.returned;
+  for (HeldFrame& frame : returned) {
+    if (frame.unheard) unheard.push_back(std::move(frame));
+  }
+  std::erase_if(returned, [](const HeldFrame& frame) { return frame.unheard; });
+  return unheard;
+}
+
 void DetourTable::Hold(std::string_view target, HeldFrame frame) {
   auto it = detours_.find(target);
   if (it != detours_.end()) it->second.held.push_back(std::move(frame));

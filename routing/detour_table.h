@@ -29,6 +29,8 @@ struct HeldFrame {
   std::string frame;
   std::string ref;  // the sender's message id, when the sender should hear of this frame alone
   bool queue_if_absent = true;
+  // Came back because its publish reached no subscriber (AddUnheard).
+  bool unheard = false;
 };
 
 class DetourTable {
@@ -64,6 +66,15 @@ class DetourTable {
   // Adds a frame that was sent before the detour opened and came back (older than any Hold).
   // The detour must be open.
   void AddReturned(std::string_view target, HeldFrame frame);
+
+  // Adds a frame whose publish reached no subscriber on the pod's channel, as AddReturned. If a
+  // newer publish to that pod then does reach a subscriber (the pod subscribed again between the
+  // two), this frame cannot be routed again without arriving after the newer one: TakeUnheard
+  // hands it back, for its sender to be told.
+  void AddUnheard(std::string_view target, HeldFrame frame);
+
+  // Removes and returns the frames AddUnheard added to `target`'s detour, oldest first.
+  std::vector<HeldFrame> TakeUnheard(std::string_view target);
 
   // Adds a frame routed while the detour is open. The detour must be open.
   void Hold(std::string_view target, HeldFrame frame);

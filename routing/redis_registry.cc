@@ -25,6 +25,10 @@ constexpr std::chrono::milliseconds kReleaseMarkerTtl(10000);
 // How often a pod sends the receipts it owes (delivery_receipts.h).
 constexpr std::chrono::milliseconds kReceiptPeriod(250);
 
+// How long a pod remembers the last number of a stream that sent nothing more: far longer than a
+// connection given up on can still deliver late (delivery_receipts.h).
+constexpr std::chrono::minutes kForgetStreamsAfter(10);
+
 // How long "<pod> <target>" stays in the bouncing set without the fence that clears it (the
 // sender's pod died).
 constexpr std::chrono::seconds kBouncingTtl(30);
@@ -182,9 +186,8 @@ void RedisRegistry::Log(bool warning, std::string_view message, std::string_view
 void RedisRegistry::Start() { link_.Start(); }
 
 void RedisRegistry::OnUp(bool restarted) {
-  // New subscriptions: what reached the old ones and was not handled is lost; nor is there a
-  // backlog to drop.
-  receipts_owed_.Resubscribed();
+  // New subscriptions: there is no backlog to drop. (What reached the old ones and was not
+  // handled shows as a skip in the receipts.)
   catching_up_.assign(KeyLayout::kBuckets, false);
   catching_up_count_ = 0;
   std::unordered_set<std::string> left = std::move(left_while_down_);
@@ -648,8 +651,11 @@ void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
   const bool answered = reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
   if (answered && reply->integer > 0) {  // the common case: it waits for the pod's receipt
     ++stats_.relayed_remote;
-    unconfirmed_.Published(publish.pod, publish.bucket, publish.stream_sequence,
-                           {std::move(publish.message), std::move(publish.ref)}, Clock::now());
+    if (!detours_.empty()) TellOverheard(publish.message);
+    std::optional<UnconfirmedFrames::Frame> lost =
+        unconfirmed_.Published(publish.pod, publish.bucket, publish.stream_sequence,
+                               {std::move(publish.message), std::move(publish.ref)}, Clock::now());
+    if (lost) TellUnconfirmed({std::move(*lost)});
     if (!detours_.empty()) FinishDetours();
     return;
   }
@@ -661,11 +667,22 @@ void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
     // Nobody listens on that pod's channel: it is dead. The route step will reap its entry and
     // queue the frame, in order with the frames sent after it.
     OpenDetour(message->target, {});
-    detours_.AddReturned(message->target,
-                         HeldFrame{std::string(message->sender), std::string(message->frame),
-                                   std::move(publish.ref), message->queue_if_absent});
+    detours_.AddUnheard(message->target,
+                        HeldFrame{std::string(message->sender), std::string(message->frame),
+                                  std::move(publish.ref), message->queue_if_absent});
   }
   if (!detours_.empty()) FinishDetours();
+}
+
+// A publish of `message` reached a subscriber after earlier ones to the same pod reached none:
+// that pod subscribed again between them. Routing the earlier frames again would deliver them
+// after this one, so their senders are told instead.
+void RedisRegistry::TellOverheard(std::string_view message) {
+  const std::optional<PodMessage> decoded = DecodePodMessage(message);
+  for (HeldFrame& frame : detours_.TakeUnheard(decoded->target)) {
+    TellSender(options_.pod_id, frame.sender, decoded->target, Undeliverable::kUnavailable,
+               frame.ref);
+  }
 }
 
 // A direct PUBLISH must not overtake anything sent to the peer earlier. Frames held in a detour
@@ -900,7 +917,10 @@ void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
       ++stats_.stale_dropped;
       return;
     }
-    receipts_owed_.Handled(message.sender_pod, bucket, message.sequence);
+    if (!receipts_owed_.Handled(message.sender_pod, bucket, message.sequence, Clock::now())) {
+      ++stats_.late_dropped;  // its sender's pod gave up on it, and told its sender
+      return;
+    }
   }
   if (!bouncing_.empty() &&
       bouncing_.contains(std::string(message.sender_pod) + " " + std::string(message.target))) {
@@ -991,7 +1011,7 @@ void RedisRegistry::Tick(Clock::time_point now) {
 void RedisRegistry::ExchangeReceipts(Clock::time_point now) {
   if (link_.up() && !receipts_owed_.empty() && now - receipts_sent_at_ >= kReceiptPeriod) {
     receipts_sent_at_ = now;
-    for (const auto& [pod, receipts] : receipts_owed_.Take()) {
+    for (const auto& [pod, receipts] : receipts_owed_.Take(now, kForgetStreamsAfter)) {
       link_.Command({link_.publish_verb(), layout_.Channel(0, pod),
                      EncodeReceipts(options_.pod_id, receipts)},
                     nullptr);
@@ -1031,7 +1051,6 @@ void RedisRegistry::OnStalled(Clock::duration stalled) {
   }
   dropping_backlog_ = stalled > options_.heartbeat + options_.receipt_timeout - kReceiptPeriod;
   if (!dropping_backlog_) return;
-  receipts_owed_.Resubscribed();
   Log(true, "this pod stalled; dropping what it reads from before it resumed (senders told)",
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stalled).count()) +
           " ms");

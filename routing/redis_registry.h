@@ -165,6 +165,7 @@ class RedisRegistry : public Registry {
   void ExchangeReceipts(Clock::time_point now);
   // Tells the senders of frames no receipt covers that they may be lost.
   void TellUnconfirmed(std::vector<UnconfirmedFrames::Frame> frames);
+  void TellOverheard(std::string_view message);
   // True when a frame of `bucket` that wants a receipt must be dropped: read after a stall.
   bool InBacklogAfterStall(int bucket);
   // This pod's event loop did not run for `stalled`: reads its backlog before it gives up on any

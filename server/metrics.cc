@@ -105,6 +105,11 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
            "Messages this pod read only after it had stalled (frozen, starved) for longer than "
            "their senders' pods wait for a receipt: dropped, since those senders are told.",
            static_cast<double>(routing.stale_dropped));
+    Single(
+        &out, "switchboard_cross_pod_late_dropped_total", "counter",
+        "Messages Redis ran after newer ones of the same sender's pod (left in a connection that "
+        "pod had given up on): dropped to keep order, since their senders were told.",
+        static_cast<double>(routing.late_dropped));
   }
   if (routing.redis_latency != nullptr) {
     Header(&out, "switchboard_redis_command_seconds", "histogram",

@@ -64,7 +64,22 @@ TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyCoversIt) {
   UnconfirmedFrames frames;
   const uint64_t sequence = frames.NextSequence("pod-b", 0);
   frames.Confirm("pod-b", Receipt{0, sequence, sequence});
-  frames.Published("pod-b", 0, sequence, {"m", ""}, Clock::now());
+  EXPECT_FALSE(frames.Published("pod-b", 0, sequence, {"m", ""}, Clock::now()));
+  EXPECT_EQ(frames.size(), 0u);
+}
+
+// The receiving pod's receipt came first (this pod read its subscription before its command
+// connection) and starts above the frame: the frame is lost, and returned at once.
+TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyAndStartsAboveItLosesIt) {
+  UnconfirmedFrames frames;
+  const uint64_t lost = frames.NextSequence("pod-b", 0);
+  const uint64_t handled = frames.NextSequence("pod-b", 0);
+  frames.Confirm("pod-b", Receipt{0, handled, handled});
+  const std::optional<UnconfirmedFrames::Frame> frame =
+      frames.Published("pod-b", 0, lost, {"m", "r"}, Clock::now());
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->message, "m");
+  EXPECT_FALSE(frames.Published("pod-b", 0, handled, {"n", ""}, Clock::now()));
   EXPECT_EQ(frames.size(), 0u);
 }
 
@@ -82,48 +97,67 @@ TEST(UnconfirmedFramesTest, OnlyFramesPublishedBeforeTheCutoffAreGivenUp) {
   EXPECT_TRUE(frames.TakePublishedBefore(t0 + milliseconds(100)).empty());
 }
 
-TEST(ReceiptsOwedTest, OwesARangePerPodAndBucketFromTheFirstHandled) {
+using Owed = std::vector<std::pair<std::string, std::vector<Receipt>>>;
+constexpr auto kForget = std::chrono::minutes(10);
+
+TEST(ReceiptsOwedTest, OwesARangePerPodAndBucket) {
   ReceiptsOwed owed;
+  const Clock::time_point now = Clock::now();
   EXPECT_TRUE(owed.empty());
-  owed.Handled("pod-a", 7, 10);
-  owed.Handled("pod-a", 7, 12);
-  owed.Handled("pod-a", 7, 11);  // an older one, late (a connection that was given up on)
-  owed.Handled("pod-a", 2, 5);
-  owed.Handled("pod-c", 7, 99);
-  auto receipts = owed.Take();
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 10, now));
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 11, now));
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 12, now));
+  EXPECT_TRUE(owed.Handled("pod-a", 2, 5, now));
+  EXPECT_TRUE(owed.Handled("pod-c", 7, 99, now));
+  Owed receipts = owed.Take(now, kForget);
   std::sort(receipts.begin(), receipts.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  ASSERT_EQ(receipts.size(), 2u);
-  EXPECT_EQ(receipts[0].first, "pod-a");
-  EXPECT_EQ(receipts[0].second, (std::vector<Receipt>{{2, 5, 5}, {7, 10, 12}}));
-  EXPECT_EQ(receipts[1].first, "pod-c");
-  EXPECT_EQ(receipts[1].second, (std::vector<Receipt>{{7, 99, 99}}));
+  EXPECT_EQ(receipts, (Owed{{"pod-a", {{2, 5, 5}, {7, 10, 12}}}, {"pod-c", {{7, 99, 99}}}}));
   EXPECT_TRUE(owed.empty());
-  EXPECT_TRUE(owed.Take().empty()) << "nothing moved since";
-  // The range keeps its first while the subscription lasts; only moved streams are sent.
-  owed.Handled("pod-a", 7, 13);
-  EXPECT_EQ(owed.Take(),
-            (std::vector<std::pair<std::string, std::vector<Receipt>>>{{"pod-a", {{7, 10, 13}}}}));
+  EXPECT_TRUE(owed.Take(now, kForget).empty()) << "nothing moved since";
+  // The range keeps its first while numbers follow on; only moved streams are sent.
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 13, now));
+  EXPECT_EQ(owed.Take(now, kForget), (Owed{{"pod-a", {{7, 10, 13}}}}));
 }
 
-// After a new subscription, the old range not sent yet goes first, then the new one: the sending
-// pod confirms the first, and takes what lies between them for lost.
-TEST(ReceiptsOwedTest, ANewSubscriptionStartsNewRanges) {
+// A number that skips ahead (frames that reached a subscription this pod no longer reads) starts
+// a new range: the older goes first, and the sending pod takes what lies between for lost.
+TEST(ReceiptsOwedTest, ASkipStartsANewRange) {
   ReceiptsOwed owed;
-  owed.Handled("pod-a", 1, 10);
-  owed.Handled("pod-a", 1, 11);
-  owed.Resubscribed();
-  EXPECT_FALSE(owed.empty()) << "the old range is still owed";
-  owed.Handled("pod-a", 1, 20);
-  EXPECT_EQ(owed.Take(), (std::vector<std::pair<std::string, std::vector<Receipt>>>{
-                             {"pod-a", {{1, 10, 11}, {1, 20, 20}}}}));
-  owed.Resubscribed();
-  owed.Handled("pod-c", 3, 30);
-  owed.Resubscribed();
-  EXPECT_EQ(owed.Take(),
-            (std::vector<std::pair<std::string, std::vector<Receipt>>>{{"pod-c", {{3, 30, 30}}}}))
-      << "owed only from an old subscription";
-  EXPECT_TRUE(owed.empty());
+  const Clock::time_point now = Clock::now();
+  owed.Handled("pod-a", 1, 10, now);
+  owed.Handled("pod-a", 1, 11, now);
+  owed.Handled("pod-a", 1, 20, now);
+  owed.Handled("pod-a", 1, 21, now);
+  owed.Handled("pod-a", 1, 30, now);
+  EXPECT_EQ(owed.Take(now, kForget), (Owed{{"pod-a", {{1, 10, 11}, {1, 20, 21}, {1, 30, 30}}}}));
+  // A range already sent is not sent again when a skip ends it.
+  owed.Handled("pod-a", 1, 40, now);
+  EXPECT_EQ(owed.Take(now, kForget), (Owed{{"pod-a", {{1, 40, 40}}}}));
+}
+
+// A frame numbered below the last one handled ran late, from a connection its sender's pod gave
+// up on: it is not to be handled, and is owed nothing.
+TEST(ReceiptsOwedTest, AFrameOlderThanOneHandledIsRefused) {
+  ReceiptsOwed owed;
+  const Clock::time_point now = Clock::now();
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 10, now));
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 12, now));
+  EXPECT_FALSE(owed.Handled("pod-a", 7, 11, now));
+  EXPECT_FALSE(owed.Handled("pod-a", 7, 12, now)) << "nor twice the same";
+  EXPECT_TRUE(owed.Handled("pod-a", 6, 11, now)) << "each stream on its own";
+  EXPECT_TRUE(owed.Handled("pod-b", 7, 11, now));
+  owed.Take(now, kForget);
+  EXPECT_FALSE(owed.Handled("pod-a", 7, 9, now)) << "the last number outlives the receipt";
+}
+
+TEST(ReceiptsOwedTest, StreamsThatSentNothingForLongAreForgotten) {
+  ReceiptsOwed owed;
+  const Clock::time_point t0 = Clock::now();
+  owed.Handled("pod-a", 7, 10, t0);
+  owed.Take(t0, kForget);
+  owed.Take(t0 + kForget + std::chrono::seconds(1), kForget);
+  EXPECT_TRUE(owed.Handled("pod-a", 7, 5, t0)) << "a forgotten stream starts afresh";
 }
 
 }  // namespace
