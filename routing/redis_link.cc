@@ -377,12 +377,12 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
     return;
   }
   ++request->follow_ups;
+  Gate& gate = gates_[request->slot];
   if (decision.action == RedirectAction::kRetry) {
-    retries_.push_back({Clock::now() + decision.delay, request});
+    gate.again.push_back({request, /*redirected=*/false});
+    gate.retry_at = std::max(gate.retry_at, Clock::now() + decision.delay);
     if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer_))) {
-      uv_timer_start(
-          &retry_timer_, [](uv_timer_t* timer) { static_cast<RedisLink*>(timer->data)->Retry(); },
-          static_cast<uint64_t>(decision.delay.count()), 0);
+      ArmRetryTimer(decision.delay);
     }
     return;
   }
@@ -396,21 +396,24 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
            ", a node this pod is not connected to");
     return;
   }
-  Gate& gate = gates_[request->slot];
   gate.target = static_cast<size_t>(target - nodes_.begin());
   gate.moved = decision.action == RedirectAction::kFollowMoved;
-  gate.redirected.push_back(request);
+  gate.again.push_back({request, /*redirected=*/true});
   OpenGateOnceAnswered(request->slot);
 }
 
 void RedisLink::OpenGateOnceAnswered(uint16_t slot) {
   auto it = gates_.find(slot);
-  if (it == gates_.end() || in_flight_[slot] > 0) return;
+  if (it == gates_.end() || in_flight_[slot] > 0 || Clock::now() < it->second.retry_at) return;
   Gate gate = std::move(it->second);
   gates_.erase(it);
   if (gate.moved) node_of_slot_[slot] = static_cast<uint16_t>(gate.target);
-  for (std::shared_ptr<Request>& request : gate.redirected) {
-    Send(std::move(request), nodes_[gate.target].get(), /*asking=*/!gate.moved);
+  for (Gate::Again& again : gate.again) {
+    if (again.redirected) {
+      Send(std::move(again.request), nodes_[gate.target].get(), /*asking=*/!gate.moved);
+    } else {
+      Send(std::move(again.request), NodeFor(slot), /*asking=*/false);
+    }
   }
   for (std::shared_ptr<Request>& request : gate.held) Dispatch(std::move(request));
 }
@@ -420,32 +423,37 @@ void RedisLink::FailGated() {
   std::unordered_map<uint16_t, Gate> gates = std::move(gates_);
   gates_.clear();
   for (auto& [slot, gate] : gates) {
-    for (auto* requests : {&gate.redirected, &gate.held}) {
-      for (const std::shared_ptr<Request>& request : *requests) {
-        if (request->done) request->done(nullptr);
-      }
+    for (const Gate::Again& again : gate.again) {
+      if (again.request->done) again.request->done(nullptr);
+    }
+    for (const std::shared_ptr<Request>& request : gate.held) {
+      if (request->done) request->done(nullptr);
     }
   }
 }
 
-// Sends again the commands whose retry is due (TRYAGAIN, CLUSTERDOWN), in the order they failed.
+// Opens the gates whose retry is due (TRYAGAIN, CLUSTERDOWN): their commands go again, in the
+// order they were sent, once every command sent for the slot before is answered, and before the
+// ones held since. (Sent at once, a retry could arrive after a newer command that succeeded.)
 void RedisLink::Retry() {
   const Clock::time_point now = Clock::now();
-  while (!retries_.empty() && retries_.front().first <= now) {
-    std::shared_ptr<Request> request = std::move(retries_.front().second);
-    retries_.pop_front();
-    if (up_) {
-      Dispatch(std::move(request));
-    } else if (request->done) {
-      request->done(nullptr);
+  std::vector<uint16_t> due;
+  std::optional<Clock::time_point> next;
+  for (const auto& [slot, gate] : gates_) {
+    if (gate.retry_at <= now) {
+      due.push_back(slot);
+    } else if (!next || gate.retry_at < *next) {
+      next = gate.retry_at;
     }
   }
-  if (retries_.empty()) return;
-  const auto wait =
-      std::chrono::duration_cast<std::chrono::milliseconds>(retries_.front().first - now);
+  for (uint16_t slot : due) OpenGateOnceAnswered(slot);
+  if (next) ArmRetryTimer(*next - now);
+}
+
+void RedisLink::ArmRetryTimer(Clock::duration delay) {
   uv_timer_start(
       &retry_timer_, [](uv_timer_t* timer) { static_cast<RedisLink*>(timer->data)->Retry(); },
-      static_cast<uint64_t>(wait.count()) + 1, 0);
+      static_cast<uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(delay).count()) + 1, 0);
 }
 
 const LatencyHistogram& RedisLink::script_latency() const {
@@ -461,10 +469,7 @@ void RedisLink::Close() {
   up_ = false;
   for (const auto& node : nodes_) node->Quit();
   if (probe_) probe_->Drop();
-  for (auto& [at, request] : retries_) {
-    if (request->done) request->done(nullptr);
-  }
-  retries_.clear();
+  FailGated();
   for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_, &retry_timer_}) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(timer))) {
       uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);

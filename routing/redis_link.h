@@ -6,7 +6,8 @@
 // CLUSTER SLOTS, connects to every master, subscribes on each to the pod's channels that hash to
 // its slots (sharded pub/sub), and sends every command to the master of its key's slot. A
 // command answered with MOVED or ASK follows the redirect (cluster_redirect.h); TRYAGAIN and
-// CLUSTERDOWN are retried after a delay.
+// CLUSTERDOWN are retried after a delay. Either way the slot is gated meanwhile: newer commands
+// for it wait, so that what goes again cannot arrive after them.
 //
 // The link is "up" only with every node ready. When any node is lost, or a channel's slot moves
 // away, every node is dropped and the link reconnects from the start, with backoff (100 ms
@@ -117,12 +118,18 @@ class RedisLink {
 
  private:
   struct Request;
-  // A slot whose redirect is being followed (see OnReply).
+  // A slot with commands to send again (see OnReply): redirected (MOVED, ASK) or to retry
+  // (TRYAGAIN, CLUSTERDOWN).
   struct Gate {
-    size_t target = 0;                                // index into nodes_
-    bool moved = false;                               // MOVED (else ASK)
-    std::deque<std::shared_ptr<Request>> redirected;  // to send again, to the target
-    std::deque<std::shared_ptr<Request>> held;        // sent since, waiting
+    struct Again {
+      std::shared_ptr<Request> request;
+      bool redirected;  // to the target; else to the slot's node, once retry_at has come
+    };
+    size_t target = 0;                          // index into nodes_
+    bool moved = false;                         // MOVED (else ASK)
+    std::deque<Again> again;                    // in the order they were first sent
+    std::deque<std::shared_ptr<Request>> held;  // sent since, waiting
+    Clock::time_point retry_at{};               // not before this, if any is to retry
   };
 
   void Connect();
@@ -143,6 +150,7 @@ class RedisLink {
   void Send(std::shared_ptr<Request> request, RedisNode* node, bool asking);
   void OnReply(const std::shared_ptr<Request>& request, const RedisNode* asked, redisReply* reply);
   void Retry();
+  void ArmRetryTimer(Clock::duration delay);
   void Dispatch(std::shared_ptr<Request> request);
   void OpenGateOnceAnswered(uint16_t slot);
   void FailGated();
@@ -160,9 +168,7 @@ class RedisLink {
   size_t next_seed_ = 0;
   std::unordered_map<std::string, std::string> run_ids_;  // node address -> its run_id
   LatencyHistogram no_latency_;
-  // Cluster: commands answered TRYAGAIN or CLUSTERDOWN, in order, with when to send them again.
-  std::deque<std::pair<Clock::time_point, std::shared_ptr<Request>>> retries_;
-  uv_timer_t retry_timer_{};
+  uv_timer_t retry_timer_{};  // cluster: opens the gates whose retry_at has come
   uv_timer_t reconnect_timer_{};
   uv_timer_t heartbeat_timer_{};
   Backoff backoff_;

@@ -193,8 +193,8 @@ export function thaw(...procs) {
     try {
       if (p instanceof Server) {
         if (p.running) p.child.kill('SIGCONT');
-      } else if (p?.child && p.running) {
-        p.child.kill('SIGCONT');
+      } else if (p?.running) {
+        p.signal('SIGCONT');  // a redis-server, or every node of a cluster
       }
     } catch {
       // gone

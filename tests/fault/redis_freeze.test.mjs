@@ -47,10 +47,10 @@ async function freezeCase(t, { tag, freezeMs, episodes: count, gapMs = 3000, sta
   for (let i = 0; i < count; i++) {
     if (i) await sleep(gapMs);
     const from = Date.now();
-    env.redis.child.kill('SIGSTOP');
+    env.redis.signal('SIGSTOP');
     run.mark(`redis frozen (${i + 1})`);
     await sleep(freezeMs);
-    env.redis.child.kill('SIGCONT');
+    env.redis.signal('SIGCONT');
     episodes.push({ from, to: Date.now() });
     run.mark(`redis thawed (${i + 1})`);
   }

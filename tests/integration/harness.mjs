@@ -1071,6 +1071,11 @@ export class RedisServer {
   }
 
   // HGETALL as a plain object.
+  // SIGSTOP, SIGCONT: the process freezes or resumes.
+  signal(sig) {
+    if (this.running) this.child.kill(sig);
+  }
+
   async hgetall(key) {
     const flat = await this.command('HGETALL', key);
     const out = {};
@@ -1124,6 +1129,24 @@ class ClusterAsRedis {
     const replies = [];
     for (const master of await this.redisCluster.masters()) replies.push(await this.redisCluster.nodes[master].command(args));
     return replies[0];
+  }
+
+  // As RedisServer's, for the whole tier: every node at once (the fault suite's Redis restarted,
+  // Redis frozen). A node restarted comes back empty, with its slots.
+  async kill() {
+    await Promise.all(this.redisCluster.nodes.map((n) => n.kill()));
+  }
+
+  async start() {
+    await Promise.all(this.redisCluster.nodes.filter((n) => !n.running).map((n) => n.restart()));
+  }
+
+  get running() {
+    return this.redisCluster.nodes.some((n) => n.running);
+  }
+
+  signal(signal) {
+    for (const node of this.redisCluster.nodes) node.signal(signal);
   }
 
   async hgetall(key) {

@@ -227,6 +227,7 @@ class ClusterNode {
       ];
       try {
         await this._spawn(args);
+        this.args = args;
         taken.add(port);
         taken.add(busPort);
         return;
@@ -273,6 +274,18 @@ class ClusterNode {
       }
       await sleep(20);
     }
+  }
+
+  // Starts it again after kill(), on the same ports with the same nodes.conf: it rejoins the
+  // cluster with its slots and its id, and no data (nothing is saved).
+  async restart() {
+    if (this.running) throw new Error(`node ${this.index} is running: kill it first`);
+    await this._spawn(this.args);
+  }
+
+  // Sends `signal` (SIGSTOP, SIGCONT) to the process, if it runs.
+  signal(signal) {
+    if (this.running) this.child.kill(signal);
   }
 
   // One command on this node (an error reply rejects, MOVED included).
