@@ -1,0 +1,239 @@
+// RedisRegistry: claiming a peer id in Redis (the register step, which hands over the peer's
+// queue in the same step), giving it back, and what happens to a claim whose connection left
+// before Redis answered.
+#include <utility>
+
+#include "routing/redis_registry_internal.h"
+
+namespace switchboard::routing {
+
+namespace {
+
+// Tokens are kept in Redis as a hash, so that reading Redis does not reveal them. Computed in
+// Lua would need the token on the wire anyway; here it is hashed before it leaves the pod.
+std::string TokenHash(std::string_view token) {
+  if (token.empty()) return {};
+  // FNV-1a is not a cryptographic hash; what matters is that equal tokens give equal hashes
+  // and that Redis does not hold the secret itself. A 64-bit digest twice, seeded differently,
+  // keeps accidental collisions out of reach.
+  auto fnv = [&](uint64_t seed) {
+    uint64_t hash = seed;
+    for (unsigned char c : token) hash = (hash ^ c) * 0x100000001b3ULL;
+    return hash;
+  };
+  char text[33];
+  snprintf(text, sizeof(text), "%016llx%016llx",
+           static_cast<unsigned long long>(fnv(0xcbf29ce484222325ULL)),
+           static_cast<unsigned long long>(fnv(0x84222325cbf29ce4ULL)));
+  return text;
+}
+
+}  // namespace
+
+void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
+                             PeerConnection* connection, RegisterCallback done) {
+  const std::string peer(peer_view);
+  RegisterResult local_result = RegisterResult::kRegistered;
+  if (const PeerTable::Entry* holder = peers_.Find(peer)) {
+    if (!TokenAllowsTakeover(holder->token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    holder->connection->Evict(Eviction::kReplaced);
+    peers_.EraseIfHeldBy(peer, holder->connection);
+    local_result = RegisterResult::kTookOver;
+  }
+  if (auto it = registering_.find(peer); it != registering_.end()) {
+    Registering& claim = *it->second;
+    if (claim.successor ||
+        (claim.connection == nullptr && !TokenAllowsTakeover(claim.token, token))) {
+      WaitForAbandonedClaim(claim, token, connection, std::move(done));
+      return;
+    }
+    if (!TokenAllowsTakeover(claim.token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    // The earlier claim is still on its way: it completes for the newcomer instead.
+    if (it->second->connection != nullptr) it->second->connection->Evict(Eviction::kReplaced);
+    it->second->connection = connection;
+    it->second->done = std::move(done);
+    return;
+  }
+  // Frames this pod's senders published to the peer's last pod may still be on their way there:
+  // newer ones wait until that pod has handed back what it does not deliver.
+  if (OwnerCache::Entry* stale = owners_.Find(peer)) OpenDetour(peer, std::string(stale->pod));
+  // Frames that came for the peer since this pod released it: those not yet requeued are older
+  // than its queue; those that came while the requeue step ran are newer (the requeue step runs
+  // before this register step).
+  std::vector<Held> before_queue;
+  std::vector<Held> after_queue;
+  if (auto released = releasing_.find(peer); released != releasing_.end()) {
+    if (!released->second.requeueing) before_queue = std::move(released->second.frames);
+    after_queue = std::move(released->second.after);
+    for (const std::string& pod : released->second.fences) AnswerFence(peer, pod);
+    releasing_.erase(released);
+  }
+  if (!link_.up()) {
+    // Local peers keep working without Redis; OnUp() claims the id when Redis is back.
+    peers_.Set(peer, connection, token);
+    done(local_result);
+    const PeerTable::Entry* entry = peers_.Find(peer);
+    if (entry == nullptr || entry->connection != connection) return;  // closed in done
+    for (std::vector<Held>* frames : {&before_queue, &after_queue}) {
+      for (Held& held : *frames) Deliver(connection, held.frame);
+    }
+    return;
+  }
+  SendRegister(peer, token, connection, std::move(done), local_result, std::move(before_queue),
+               std::move(after_queue));
+}
+
+void RedisRegistry::SendRegister(const std::string& peer, std::string_view token,
+                                 PeerConnection* connection, RegisterCallback done,
+                                 RegisterResult local_result, std::vector<Held> before_queue,
+                                 std::vector<Held> held) {
+  registering_[peer] = std::make_unique<Registering>(
+      Registering{connection, std::string(token), std::move(done), std::move(held), std::nullopt,
+                  std::move(before_queue)});
+  const int bucket = KeyLayout::BucketOf(peer);
+  link_.RunScript(
+      kRegister,
+      {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.Queue(peer),
+       layout_.PodPeers(bucket, options_.pod_id), layout_.Released(peer), layout_.Pods(bucket)},
+      {layout_.BucketPrefix(bucket), peer, options_.pod_id, TokenHash(token)},
+      [this, peer, local_result](redisReply* reply) {
+        OnRegisterReply(peer, local_result, reply);
+      });
+}
+
+void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
+                                    redisReply* reply) {
+  auto it = registering_.find(peer);
+  if (it == registering_.end()) return;  // unregistered meanwhile; Unregister cleaned up
+  std::unique_ptr<Registering> claim = std::move(it->second);
+  registering_.erase(it);
+
+  const bool answered = !IsError(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
+  if (claim->connection == nullptr) {
+    ReturnAbandonedClaim(peer, *claim, answered ? reply : nullptr);
+    // Sent after the steps that gave the id and the frames back, so it claims the id with its
+    // own token and takes those frames, in order.
+    if (claim->successor) {
+      Successor next = std::move(*claim->successor);
+      Register(peer, next.token, next.connection, std::move(next.done));
+    }
+    return;
+  }
+  if (answered && ReplyText(reply->element[0]) == "TAKEN") {
+    claim->done(RegisterResult::kIdTaken);
+    for (std::vector<Held>* frames : {&claim->before_queue, &claim->held}) {
+      for (Held& held : *frames) {
+        RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {}, held.queue_if_absent);
+      }
+    }
+    return;
+  }
+  // Without an answer (Redis went away) the peer is served locally; OnUp() claims it again. An
+  // error answer (Redis refused the write: full, read-only...) is no claim either: the next
+  // heartbeat that Redis accepts claims it again.
+  peers_.Set(peer, claim->connection, claim->token);
+  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) unclaimed_.insert(peer);
+  const bool took_over = answered && ReplyText(reply->element[0]) == "TOOK";
+  claim->done(took_over ? RegisterResult::kTookOver : local_result);
+  const PeerTable::Entry* entry = peers_.Find(peer);
+  if (entry == nullptr || entry->connection != claim->connection) return;  // closed in done
+  for (Held& held : claim->before_queue) Deliver(claim->connection, held.frame);
+  if (answered) DeliverQueued(claim->connection, reply);
+  for (Held& held : claim->held) Deliver(claim->connection, held.frame);
+}
+
+void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* connection) {
+  const std::string peer(peer_view);
+  if (auto it = registering_.find(peer); it != registering_.end()) {
+    std::optional<Successor>& successor = it->second->successor;
+    if (successor && successor->connection == connection) {
+      successor.reset();  // the abandoned claim then only gives the id back
+      return;
+    }
+    if (it->second->connection != connection) return;
+    // The register step will still claim the id and hand back its queue: keep the claim, without
+    // its connection, until the reply says what to give back (ReturnAbandonedClaim).
+    it->second->connection = nullptr;
+    it->second->done = nullptr;
+    return;
+  }
+  if (peers_.EraseIfHeldBy(peer, connection)) SendRelease(peer);
+}
+
+// The connection that held `claim` left, and its token no longer protects the id: the id is
+// free for anyone once the claim has given it back. Registering the newcomer at once would be
+// refused (the claim still holds the id, with the old token) or would inherit the old token; so
+// it waits, and registers once the claim's reply has come back. Among newcomers, the usual rule:
+// the same token takes the place over, another is refused.
+void RedisRegistry::WaitForAbandonedClaim(Registering& claim, std::string_view token,
+                                          PeerConnection* connection, RegisterCallback done) {
+  if (claim.successor) {
+    if (!TokenAllowsTakeover(claim.successor->token, token)) {
+      done(RegisterResult::kIdTaken);
+      return;
+    }
+    claim.successor->connection->Evict(Eviction::kReplaced);
+  }
+  claim.successor = Successor{connection, std::string(token), std::move(done)};
+}
+
+void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& claim,
+                                         const redisReply* reply) {
+  const bool refused = reply != nullptr && ReplyText(reply->element[0]) == "TAKEN";
+  // Without a reply the step may still have claimed the id: Redis can run it and the link break
+  // before the reply is read. Releasing an id this pod does not hold changes nothing (the step
+  // checks the owner), and with the link down SendUnregister leaves it to OnUp().
+  if (!refused) SendUnregister(peer);
+  // What the peer would have received goes back through Redis, in order, after the unregister
+  // step: it queues for the peer's next connection, wherever that will be.
+  if (reply != nullptr && !refused) {
+    for (size_t i = 1; i < reply->elements; ++i) {
+      if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+        RouteThroughRedis(queued->sender_pod, queued->sender, peer, queued->frame, {});
+      }
+    }
+  }
+  for (std::vector<Held>* frames : {&claim.before_queue, &claim.held}) {
+    for (Held& frame : *frames) {
+      RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {},
+                        frame.queue_if_absent);
+    }
+  }
+}
+
+void RedisRegistry::SendUnregister(const std::string& peer) {
+  if (!link_.up()) {
+    // Redis may still hold the id for this pod (the link broke, Redis did not restart): OnUp()
+    // releases it, or the peer could not reconnect on another pod.
+    left_while_down_.insert(peer);
+    return;
+  }
+  const int bucket = KeyLayout::BucketOf(peer);
+  link_.RunScript(
+      kUnregister,
+      {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.PodPeers(bucket, options_.pod_id)},
+      {peer, options_.pod_id}, nullptr);
+}
+
+void RedisRegistry::DeliverQueued(PeerConnection* connection, const redisReply* reply) {
+  for (size_t i = 1; i < reply->elements; ++i) {
+    if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+      Deliver(connection, queued->frame);
+      ++stats_.relayed_local;
+    }
+  }
+}
+
+void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame) {
+  protocol::Frame copy(frame.size());
+  copy.Append(frame);
+  connection->Deliver(RoutedFrame{std::move(copy), Clock::now()});
+}
+
+}  // namespace switchboard::routing

@@ -1,0 +1,84 @@
+// What the files of RedisRegistry share and nobody else sees: the records of peers and frames
+// in transit between this pod and Redis, the scripts' indexes, and the reply helpers.
+//
+// RedisRegistry is one class, because its parts act on the same peers and frames under one rule
+// (a frame for a peer waits, in order, wherever the peer's state is not settled); its methods
+// are split by concept over files named after it:
+//   redis_registry.cc              the link coming and going, liveness, reaping, the tick
+//   redis_registry_claims.cc       registering and unregistering peers, handing over queues
+//   redis_registry_releases.cc     a peer that left: what still arrives for it
+//   redis_registry_routing.cc      this pod's senders' frames: owner cache, PUBLISH, detours
+//   redis_registry_pod_messages.cc what other pods send on this pod's channels
+//   redis_registry_receipts.cc     receipts between pods, and a stalled pod's backlog
+//   redis_registry_expiry.cc       telling senders of queued frames that expired
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "routing/redis_registry.h"
+
+namespace switchboard::routing {
+
+// Indexes into the scripts the link loads (redis_scripts.h), in this order.
+enum RegistryScript { kRoute, kRegister, kUnregister, kRelease, kRequeue, kExpire, kReap };
+
+inline std::string_view ReplyText(const redisReply* reply) {
+  if (reply == nullptr || reply->str == nullptr) return {};
+  return std::string_view(reply->str, reply->len);
+}
+
+inline bool IsError(const redisReply* reply) {
+  return reply == nullptr || reply->type == REDIS_REPLY_ERROR;
+}
+
+// A frame that arrived for a peer whose registration is still on its way to Redis: it is
+// delivered after the queue Redis hands back, so that order holds.
+struct RedisRegistry::Held {
+  std::string sender_pod;
+  std::string sender;
+  std::string frame;
+  bool queue_if_absent = true;  // if it must be routed again and the peer is gone: queue it?
+};
+
+// A connection waiting for an abandoned claim to give the id back (see WaitForAbandonedClaim).
+struct RedisRegistry::Successor {
+  PeerConnection* connection;
+  std::string token;
+  RegisterCallback done;
+};
+
+struct RedisRegistry::Registering {
+  PeerConnection* connection;  // nullptr once abandoned: the connection left before the reply
+  std::string token;
+  RegisterCallback done;
+  std::vector<Held> held;
+  std::optional<Successor> successor;  // only on an abandoned claim
+  // Frames that reached this pod after it released the peer and before the peer came back here:
+  // older than anything in the peer's queue, so delivered first.
+  std::vector<Held> before_queue;
+};
+
+// A peer this pod released, until its release marker comes back: what arrived for it meanwhile.
+struct RedisRegistry::Releasing {
+  std::string nonce;
+  bool requeueing = false;          // the marker came back; the requeue step is on its way
+  std::vector<Held> frames;         // came before the marker
+  std::vector<Held> after;          // came while the requeue step ran
+  std::vector<std::string> fences;  // pods whose fence came meanwhile, answered at the end
+};
+
+// A PUBLISH of a frame to the pod the owner cache named, until Redis answers how many pods got it.
+struct RedisRegistry::Publish {
+  uint64_t sequence;
+  std::string message;  // the pod message: what to route again if nobody got it
+  std::string ref;
+  std::string pod;               // where it went
+  int bucket = 0;                // the target's
+  uint64_t stream_sequence = 0;  // its number in the receipt stream to that pod and bucket
+  bool replied = false;
+};
+
+}  // namespace switchboard::routing
