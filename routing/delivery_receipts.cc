@@ -7,7 +7,9 @@
 namespace switchboard::routing {
 
 UnconfirmedFrames::Stream& UnconfirmedFrames::StreamOf(std::string_view pod, int bucket) {
-  auto [it, added] = streams_.try_emplace(std::to_string(bucket) + " " + std::string(pod));
+  auto of_pod = streams_.find(pod);
+  if (of_pod == streams_.end()) of_pod = streams_.try_emplace(std::string(pod)).first;
+  auto [it, added] = of_pod->second.try_emplace(bucket);
   if (added) {
     it->second.next = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                 std::chrono::system_clock::now().time_since_epoch())
@@ -37,8 +39,11 @@ std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string
 std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_view pod,
                                                                  const Receipt& receipt) {
   std::vector<Frame> lost;
-  auto it = streams_.find(std::to_string(receipt.bucket) + " " + std::string(pod));
-  if (it == streams_.end()) return lost;  // not a stream of this pod's: one of a predecessor
+  // Not a stream of this pod's: one of a predecessor's.
+  auto of_pod = streams_.find(pod);
+  if (of_pod == streams_.end()) return lost;
+  auto it = of_pod->second.find(receipt.bucket);
+  if (it == of_pod->second.end()) return lost;
   Stream& stream = it->second;
   if (receipt.last > stream.confirmed) {
     stream.confirmed = receipt.last;
@@ -58,11 +63,13 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakePublishedBefore(
     Clock::time_point cutoff) {
   std::vector<Frame> overdue;
   if (waiting_ == 0) return overdue;
-  for (auto& [key, stream] : streams_) {
-    while (!stream.waiting.empty() && stream.waiting.front().at < cutoff) {
-      overdue.push_back(std::move(stream.waiting.front().frame));
-      stream.waiting.pop_front();
-      --waiting_;
+  for (auto& [pod, buckets] : streams_) {
+    for (auto& [bucket, stream] : buckets) {
+      while (!stream.waiting.empty() && stream.waiting.front().at < cutoff) {
+        overdue.push_back(std::move(stream.waiting.front().frame));
+        stream.waiting.pop_front();
+        --waiting_;
+      }
     }
   }
   return overdue;
@@ -70,7 +77,8 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakePublishedBefore(
 
 bool ReceiptsOwed::Handled(std::string_view sender_pod, int bucket, uint64_t sequence,
                            Clock::time_point now) {
-  auto pod = streams_.try_emplace(std::string(sender_pod)).first;
+  auto pod = streams_.find(sender_pod);
+  if (pod == streams_.end()) pod = streams_.try_emplace(std::string(sender_pod)).first;
   Range& range = pod->second[bucket];
   if (sequence <= range.last) return false;
   if (range.first != 0 && sequence != range.last + 1) {

@@ -27,6 +27,7 @@
 
 #include "routing/pod_message.h"
 #include "routing/routed_frame.h"
+#include "routing/string_map.h"
 
 namespace switchboard::routing {
 
@@ -75,7 +76,7 @@ class UnconfirmedFrames {
 
   Stream& StreamOf(std::string_view pod, int bucket);
 
-  std::unordered_map<std::string, Stream> streams_;  // "<bucket> <pod>" -> stream
+  StringMap<std::unordered_map<int, Stream>> streams_;  // pod -> bucket -> stream
   size_t waiting_ = 0;
 };
 
@@ -103,7 +104,7 @@ class ReceiptsOwed {
     Clock::time_point touched;
   };
   // pod -> bucket -> the range being extended
-  std::unordered_map<std::string, std::unordered_map<int, Range>> streams_;
+  StringMap<std::unordered_map<int, Range>> streams_;
   size_t changed_ = 0;
   std::unordered_map<std::string, std::vector<Receipt>> closed_;  // ended by a skip, not sent yet
 };

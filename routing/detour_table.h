@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "routing/routed_frame.h"
+#include "routing/string_map.h"
 
 namespace switchboard::routing {
 
@@ -92,12 +93,8 @@ class DetourTable {
     std::vector<HeldFrame> held;      // routed while it is open
     Clock::time_point deadline;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
 
-  std::unordered_map<std::string, Detour, Hash, std::equal_to<>> detours_;
+  StringMap<Detour> detours_;
 };
 
 }  // namespace switchboard::routing

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "routing/string_map.h"
+
 namespace switchboard::routing {
 
 class OwnerCache {
@@ -49,15 +51,11 @@ class OwnerCache {
     std::string peer;
     Entry entry;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   using Order = std::list<Node>;  // most recently used first
 
   size_t capacity_;
   Order order_;
-  std::unordered_map<std::string_view, Order::iterator, Hash, std::equal_to<>> index_;
+  std::unordered_map<std::string_view, Order::iterator, StringViewHash> index_;
 };
 
 }  // namespace switchboard::routing

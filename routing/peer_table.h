@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "routing/peer_connection.h"
+#include "routing/string_map.h"
 
 namespace switchboard::routing {
 
@@ -34,11 +35,7 @@ class PeerTable {
   }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+  StringMap<Entry> entries_;
 };
 
 // True when `presented` may take over an id held with `held`: both non-empty and equal. Compares
