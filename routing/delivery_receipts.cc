@@ -45,6 +45,8 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_vie
   auto it = of_pod->second.find(receipt.bucket);
   if (it == of_pod->second.end()) return lost;
   Stream& stream = it->second;
+  // Numbers this pod never gave out: a receipt meant for a predecessor under the same id.
+  if (receipt.last > stream.next) return lost;
   if (receipt.last > stream.confirmed) {
     stream.confirmed = receipt.last;
     stream.confirmed_from = receipt.first;
@@ -80,7 +82,7 @@ bool ReceiptsOwed::Handled(std::string_view sender_pod, int bucket, uint64_t seq
   auto pod = streams_.find(sender_pod);
   if (pod == streams_.end()) pod = streams_.try_emplace(std::string(sender_pod)).first;
   Range& range = pod->second[bucket];
-  if (sequence <= range.last) return false;
+  if (sequence <= range.last && range.last - sequence <= kRestartGap) return false;
   if (range.first != 0 && sequence != range.last + 1) {
     if (range.changed) {
       closed_[pod->first].push_back(Receipt{bucket, range.first, range.last});

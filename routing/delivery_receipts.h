@@ -85,7 +85,11 @@ class ReceiptsOwed {
  public:
   // Frame `sequence` of `sender_pod`'s stream of `bucket` to this pod arrived at `now`. Returns
   // true when the frame is to be handled (it is owed a receipt), false when it is not newer than
-  // the last one handled from that stream: the caller drops it (see the top of this file).
+  // the last one handled from that stream: the caller drops it (see the top of this file). A
+  // number more than kRestartGap below the last is no late frame (no connection holds a million
+  // frames of one stream) but a sending pod restarted under the same id with its clock behind
+  // the numbers of its predecessor: its stream starts afresh.
+  static constexpr uint64_t kRestartGap = 1'000'000;
   bool Handled(std::string_view sender_pod, int bucket, uint64_t sequence, Clock::time_point now);
 
   // The receipts to send, one list per sending pod, for the streams that moved since the last

@@ -49,15 +49,18 @@ void DetourTable::AddUnheard(std::string_view target, HeldFrame frame) {
   AddReturned(target, std::move(frame));
 }
 
-std::vector<HeldFrame> DetourTable::TakeUnheard(std::string_view target) {
+std::vector<HeldFrame> DetourTable::TakeUnheard(std::string_view target, std::string_view sender) {
   std::vector<HeldFrame> unheard;
   auto it = detours_.find(target);
   if (it == detours_.end()) return unheard;
   std::vector<HeldFrame>& returned = it->second.returned;
+  auto overheard = [sender](const HeldFrame& frame) {
+    return frame.unheard && frame.sender == sender;
+  };
   for (HeldFrame& frame : returned) {
-    if (frame.unheard) unheard.push_back(std::move(frame));
+    if (overheard(frame)) unheard.push_back(frame);
   }
-  std::erase_if(returned, [](const HeldFrame& frame) { return frame.unheard; });
+  std::erase_if(returned, overheard);
   return unheard;
 }
 

@@ -74,8 +74,9 @@ class DetourTable {
   // hands it back, for its sender to be told.
   void AddUnheard(std::string_view target, HeldFrame frame);
 
-  // Removes and returns the frames AddUnheard added to `target`'s detour, oldest first.
-  std::vector<HeldFrame> TakeUnheard(std::string_view target);
+  // Removes and returns the frames of `sender` that AddUnheard added to `target`'s detour,
+  // oldest first. (Those of other senders may still go again: order holds per sender.)
+  std::vector<HeldFrame> TakeUnheard(std::string_view target, std::string_view sender);
 
   // Adds a frame routed while the detour is open. The detour must be open.
   void Hold(std::string_view target, HeldFrame frame);

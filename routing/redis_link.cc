@@ -381,7 +381,9 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
   if (decision.action == RedirectAction::kRetry) {
     gate.again.push_back({request, /*redirected=*/false});
     gate.retry_at = std::max(gate.retry_at, Clock::now() + decision.delay);
-    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer_))) {
+    const auto delay_ms = std::chrono::ceil<std::chrono::milliseconds>(decision.delay).count();
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer_)) ||
+        uv_timer_get_due_in(&retry_timer_) > static_cast<uint64_t>(delay_ms)) {
       ArmRetryTimer(decision.delay);
     }
     return;

@@ -108,11 +108,11 @@ void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
 }
 
 // A publish of `message` reached a subscriber after earlier ones to the same pod reached none:
-// that pod subscribed again between them. Routing the earlier frames again would deliver them
-// after this one, so their senders are told instead.
+// that pod subscribed again between them. Routing the same sender's earlier frames again would
+// deliver them after this one, so the sender is told of them instead.
 void RedisRegistry::TellOverheard(std::string_view message) {
   const std::optional<PodMessage> decoded = DecodePodMessage(message);
-  for (HeldFrame& frame : detours_.TakeUnheard(decoded->target)) {
+  for (HeldFrame& frame : detours_.TakeUnheard(decoded->target, decoded->sender)) {
     TellSender(options_.pod_id, frame.sender, decoded->target, Undeliverable::kUnavailable,
                frame.ref);
   }

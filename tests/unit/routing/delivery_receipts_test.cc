@@ -83,6 +83,19 @@ TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyAndStartsAboveI
   EXPECT_EQ(frames.size(), 0u);
 }
 
+// A predecessor under the same id, with a clock ahead of this pod's, gave out higher numbers: a
+// receipt for them, come late, must not cover (or lose) this pod's frames.
+TEST(UnconfirmedFramesTest, AReceiptForNumbersNeverGivenOutIsIgnored) {
+  UnconfirmedFrames frames;
+  const uint64_t sequence = frames.NextSequence("pod-b", 0);
+  frames.Published("pod-b", 0, sequence, {"m", "r"}, Clock::now());
+  EXPECT_TRUE(
+      frames.Confirm("pod-b", Receipt{0, sequence + 5'000'000, sequence + 5'000'100}).empty());
+  EXPECT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{0, sequence, sequence}).empty());
+  EXPECT_EQ(frames.size(), 0u);
+}
+
 TEST(UnconfirmedFramesTest, OnlyFramesPublishedBeforeTheCutoffAreGivenUp) {
   UnconfirmedFrames frames;
   const Clock::time_point t0 = Clock::now();
@@ -149,6 +162,20 @@ TEST(ReceiptsOwedTest, AFrameOlderThanOneHandledIsRefused) {
   EXPECT_TRUE(owed.Handled("pod-b", 7, 11, now));
   owed.Take(now, kForget);
   EXPECT_FALSE(owed.Handled("pod-a", 7, 9, now)) << "the last number outlives the receipt";
+}
+
+// Its numbers start at its clock in microseconds: a clock set back by a second or more.
+TEST(ReceiptsOwedTest, APodRestartedWithItsClockBehindStartsItsStreamAfresh) {
+  ReceiptsOwed owed;
+  const Clock::time_point now = Clock::now();
+  const uint64_t old_numbers = 1'700'000'000'000'000;
+  EXPECT_TRUE(owed.Handled("pod-a", 7, old_numbers, now));
+  const uint64_t restarted = old_numbers - ReceiptsOwed::kRestartGap - 1;
+  EXPECT_TRUE(owed.Handled("pod-a", 7, restarted, now));
+  EXPECT_TRUE(owed.Handled("pod-a", 7, restarted + 1, now));
+  EXPECT_FALSE(owed.Handled("pod-a", 7, restarted, now));
+  EXPECT_EQ(owed.Take(now, kForget),
+            (Owed{{"pod-a", {{7, old_numbers, old_numbers}, {7, restarted, restarted + 1}}}}));
 }
 
 TEST(ReceiptsOwedTest, StreamsThatSentNothingForLongAreForgotten) {

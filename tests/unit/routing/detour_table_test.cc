@@ -124,16 +124,18 @@ TEST(DetourTableTest, UnheardFramesCanBeTakenBack) {
   detours.Open("bob", 3, kNow + seconds(6));
   detours.AddReturned("bob", Frame("bounced"));
   detours.AddUnheard("bob", Frame("unheard 1"));
+  detours.AddUnheard("bob", HeldFrame{"carol", "carol's unheard", {}, true});
   detours.AddUnheard("bob", Frame("unheard 2"));
   detours.Hold("bob", Frame("new"));
   std::vector<std::string> taken;
-  for (const HeldFrame& frame : detours.TakeUnheard("bob")) taken.push_back(frame.frame);
+  for (const HeldFrame& frame : detours.TakeUnheard("bob", "alice")) taken.push_back(frame.frame);
   EXPECT_EQ(taken, (std::vector<std::string>{"unheard 1", "unheard 2"}));
-  EXPECT_TRUE(detours.TakeUnheard("bob").empty());
-  EXPECT_TRUE(detours.TakeUnheard("carol").empty()) << "no detour";
+  EXPECT_TRUE(detours.TakeUnheard("bob", "alice").empty());
+  EXPECT_TRUE(detours.TakeUnheard("dave", "alice").empty()) << "no detour";
   const std::vector<DetourTable::Ready> ready = detours.TakeReady(3, kNow);
   ASSERT_EQ(ready.size(), 1u);
-  EXPECT_EQ(Bodies(ready[0]), (std::vector<std::string>{"bounced", "new"}));
+  EXPECT_EQ(Bodies(ready[0]), (std::vector<std::string>{"bounced", "carol's unheard", "new"}))
+      << "another sender's frames still go again, in order";
 }
 
 }  // namespace
