@@ -55,4 +55,8 @@ std::string KeyLayout::Released(std::string_view peer) const {
   return Name(BucketOf(peer), "released:" + std::string(peer));
 }
 
+std::string KeyLayout::Handed(std::string_view peer) const {
+  return Name(BucketOf(peer), "handed:" + std::string(peer));
+}
+
 }  // namespace switchboard::routing

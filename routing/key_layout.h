@@ -51,6 +51,7 @@ class KeyLayout {
   std::string Channel(int bucket, std::string_view pod) const;
   std::string Queue(std::string_view peer) const;
   std::string Released(std::string_view peer) const;
+  std::string Handed(std::string_view peer) const;
 
   // The channel of `peer`'s bucket on which `pod` listens.
   std::string ChannelFor(std::string_view peer, std::string_view pod) const {

@@ -199,6 +199,12 @@ class RedisRegistry : public Registry {
   std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;
   std::unordered_set<std::string> left_while_down_;  // peers that left while Redis was away
   std::unordered_set<std::string> unclaimed_;        // local peers Redis refused to register
+  // Peers whose last register step got no reply -> its nonce (see SendRegister).
+  std::unordered_map<std::string, std::string> handover_lost_;
+  uint64_t register_count_ = 0;
+  // Tells this process's register steps from those of a predecessor under the same pod id.
+  const std::string instance_ = std::to_string(std::chrono::system_clock::now().time_since_epoch() /
+                                               std::chrono::microseconds(1));
   ExpiryTracker expiry_;
   UnconfirmedFrames unconfirmed_;  // published to other pods, no receipt yet
   ReceiptsOwed receipts_owed_;     // to the pods whose frames this pod handled

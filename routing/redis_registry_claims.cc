@@ -9,6 +9,10 @@ namespace switchboard::routing {
 
 namespace {
 
+// How long Redis keeps what a register step handed over, for a next step of the same pod whose
+// predecessor's reply was lost: longer than the pod takes to reconnect and claim its peers again.
+constexpr std::chrono::milliseconds kHandedTtl(60000);
+
 // Tokens are kept in Redis as a hash, so that reading Redis does not reveal them. Computed in
 // Lua would need the token on the wire anyway; here it is hashed before it leaves the pod.
 std::string TokenHash(std::string_view token) {
@@ -93,18 +97,26 @@ void RedisRegistry::SendRegister(const std::string& peer, std::string_view token
                                  PeerConnection* connection, RegisterCallback done,
                                  RegisterResult local_result, std::vector<Held> before_queue,
                                  std::vector<Held> held) {
+  std::string nonce = options_.pod_id + "-" + instance_ + "-" + std::to_string(++register_count_);
+  // The queue an earlier step whose reply was lost handed over, if Redis ran it.
+  std::string lost;
+  if (auto it = handover_lost_.find(peer); it != handover_lost_.end()) {
+    lost = std::move(it->second);
+    handover_lost_.erase(it);
+  }
   registering_[peer] = std::make_unique<Registering>(
       Registering{connection, std::string(token), std::move(done), std::move(held), std::nullopt,
-                  std::move(before_queue)});
+                  std::move(before_queue), nonce});
   const int bucket = KeyLayout::BucketOf(peer);
-  link_.RunScript(
-      kRegister,
-      {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.Queue(peer),
-       layout_.PodPeers(bucket, options_.pod_id), layout_.Released(peer), layout_.Pods(bucket)},
-      {layout_.BucketPrefix(bucket), peer, options_.pod_id, TokenHash(token)},
-      [this, peer, local_result](redisReply* reply) {
-        OnRegisterReply(peer, local_result, reply);
-      });
+  link_.RunScript(kRegister,
+                  {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.Queue(peer),
+                   layout_.PodPeers(bucket, options_.pod_id), layout_.Released(peer),
+                   layout_.Pods(bucket), layout_.Handed(peer)},
+                  {layout_.BucketPrefix(bucket), peer, options_.pod_id, TokenHash(token), lost,
+                   nonce, std::to_string(kHandedTtl.count())},
+                  [this, peer, local_result](redisReply* reply) {
+                    OnRegisterReply(peer, local_result, reply);
+                  });
 }
 
 void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
@@ -113,6 +125,9 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   if (it == registering_.end()) return;  // unregistered meanwhile; Unregister cleaned up
   std::unique_ptr<Registering> claim = std::move(it->second);
   registering_.erase(it);
+  // Redis may have run the step, and handed over the queue into the reply that was lost: the
+  // next step for the peer asks for it again.
+  if (reply == nullptr) handover_lost_[peer] = claim->nonce;
 
   const bool answered = !IsError(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
   if (claim->connection == nullptr) {
@@ -163,7 +178,10 @@ void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* conne
     it->second->done = nullptr;
     return;
   }
-  if (peers_.EraseIfHeldBy(peer, connection)) SendRelease(peer);
+  if (peers_.EraseIfHeldBy(peer, connection)) {
+    handover_lost_.erase(peer);
+    SendRelease(peer);
+  }
 }
 
 // The connection that held `claim` left, and its token no longer protects the id: the id is

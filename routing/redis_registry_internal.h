@@ -59,6 +59,7 @@ struct RedisRegistry::Registering {
   // Frames that reached this pod after it released the peer and before the peer came back here:
   // older than anything in the peer's queue, so delivered first.
   std::vector<Held> before_queue;
+  std::string nonce;  // the register step's, under which Redis keeps what it handed over
 };
 
 // A peer this pod released, until its release marker comes back: what arrived for it meanwhile.

@@ -55,8 +55,19 @@ end
 redis.call('SADD', KEYS[4], ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[3])
 redis.call('DEL', KEYS[5])
-local reply = redis.call('LRANGE', KEYS[3], 0, -1)
+local reply = {}
+local handed = redis.call('LRANGE', KEYS[7], 0, -1)
+if ARGV[5] ~= '' and handed[1] == ARGV[5] then
+  for i = 2, #handed do reply[#reply + 1] = handed[i] end
+end
+redis.call('DEL', KEYS[7])
+for _, entry in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do reply[#reply + 1] = entry end
 redis.call('DEL', KEYS[3])
+if #reply > 0 then
+  redis.call('RPUSH', KEYS[7], ARGV[6])
+  for _, entry in ipairs(reply) do redis.call('RPUSH', KEYS[7], entry) end
+  redis.call('PEXPIRE', KEYS[7], ARGV[7])
+end
 table.insert(reply, 1, status)
 return reply
 )lua";

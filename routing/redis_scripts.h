@@ -21,12 +21,15 @@ namespace switchboard::routing::scripts {
 // "N" (absent and ARGV[9] is "drop": nothing done).
 extern const std::string_view kRoute;
 
-// KEYS: peers, tokens, queue:<peer>, pod:<pod>:peers, released:<peer>, pods
-// ARGV: bucket prefix, peer, pod, token hash ("" for none)
+// KEYS: peers, tokens, queue:<peer>, pod:<pod>:peers, released:<peer>, pods, handed:<peer>
+// ARGV: bucket prefix, peer, pod, token hash ("" for none), the nonce of an earlier step whose
+// reply was lost ("" for none), this step's nonce, handed TTL ms
 // Claims the peer for the pod and hands over its queue in the same step; a pending release marker
 // is deleted, so that frames from an earlier holder can no longer be put in front of the queue. A
 // live owner on another pod is replaced only when the token hash matches (it is told with "R<peer>"
-// on its channel). Returns {"TAKEN"} or {"OK"|"TOOK", queued entries...}.
+// on its channel). What it hands over is also kept, under this step's nonce, until the next step
+// for the peer: a step whose reply was lost names its nonce, and gets those entries first.
+// Returns {"TAKEN"} or {"OK"|"TOOK", handed-over entries...}.
 extern const std::string_view kRegister;
 
 // KEYS: peers, tokens, pod:<pod>:peers

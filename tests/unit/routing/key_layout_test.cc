@@ -47,7 +47,7 @@ TEST(KeyLayoutTest, EverythingAboutAPeerLivesInItsBucketsSlot) {
     for (const std::string& key :
          {layout.Tokens(bucket), layout.Pods(bucket), layout.PodPeers(bucket, "pod-1"),
           layout.Alive(bucket, "pod-1"), layout.Channel(bucket, "pod-1"), layout.Queue(peer),
-          layout.Released(peer), layout.ChannelFor(peer, "pod-2")}) {
+          layout.Released(peer), layout.Handed(peer), layout.ChannelFor(peer, "pod-2")}) {
       EXPECT_EQ(KeySlot(key), slot) << key;
     }
   }

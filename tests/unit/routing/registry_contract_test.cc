@@ -765,6 +765,54 @@ TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkC
   EXPECT_EQ(Register(b(), "bob", bob2_, "two"), RegisterResult::kRegistered);
 }
 
+// A peer's register step runs in Redis and hands over its queue, but the link breaks before the
+// reply is read: the queue went into a reply nobody got. The step kept what it handed over, and
+// the pod's next step for the peer (its claim once the link is back) asks for it: the frames
+// arrive, in order, instead of vanishing with no one told.
+TEST_F(RedisRegistryTest, AQueueHandedOverInALostReplyIsHandedOverAgain) {
+  StartPods();
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        return a().stats().redis_latency->count() >= KeyLayout::kBuckets &&
+               b().stats().redis_latency->count() >= KeyLayout::kBuckets;
+      },
+      "the first heartbeats are answered"));
+  ASSERT_EQ(Register(b(), "alice", alice_), RegisterResult::kRegistered);
+  for (const char* frame : {"one", "two", "three"}) Route(b(), "alice", "bob", frame);
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "the frames queue"));
+  // As in the test above: the step waits in Redis, the subscriptions go, then it runs and its
+  // reply is lost with the connection.
+  ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
+  auto result = StartRegister(a(), "bob", bob_, "bob's token");
+  PumpFor(milliseconds(100));
+  Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
+  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
+  const auto deadline = Clock::now() + milliseconds(2000);
+  while (Redis({"EXISTS", Layout().Queue("bob")}) != "0" && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));  // not pumping: the reply stays unread
+  }
+  ASSERT_EQ(Redis({"EXISTS", Layout().Queue("bob")}), "0") << "the register step did not run";
+  std::this_thread::sleep_for(milliseconds(50));
+
+  ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
+  ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
+                        "both pods reconnect"));
+  ASSERT_TRUE(result->has_value()) << "bob is served locally meanwhile";
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() >= 3; }, milliseconds(5000),
+                        "the queue handed over again"))
+      << Describe();
+  EXPECT_EQ(bob_.frames(), (Strings{"one", "two", "three"}));
+  EXPECT_EQ(OwnerOf("bob"), "pod-a");
+  EXPECT_TRUE(alice_.notices().empty()) << Describe();
+  // Once received, what a step handed over is not handed over again.
+  PumpFor(milliseconds(200));
+  a().Unregister("bob", &bob_);
+  ASSERT_EQ(Register(a(), "bob", bob2_, "bob's token"), RegisterResult::kRegistered);
+  PumpFor(milliseconds(200));
+  EXPECT_TRUE(bob2_.frames().empty()) << Describe();
+}
+
 // A page reload: the old connection left while its register step was in flight, and the new one
 // comes with another token (PeerJS makes one per page load). It gets the id once the abandoned
 // step has given it back, not ID-TAKEN, with what was sent meanwhile; the id then answers to the
