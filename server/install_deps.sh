@@ -7,7 +7,8 @@ packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev 
 if [[ "${1:-}" == "--test" ]]; then
   # chromium: the browser tests (tests/browser/) drive Debian's Chromium through playwright-core.
   # gnuplot-nox: the chart of bench/compare.mjs, which the test command runs briefly.
-  packages+=(libgtest-dev redis-server nodejs npm curl chromium gnuplot-nox)
+  # iptables: the fault suite cuts a pod's link to a Redis Cluster (tests/fault/fault_lib.mjs).
+  packages+=(libgtest-dev redis-server nodejs npm curl chromium gnuplot-nox iptables)
 fi
 
 missing=()

@@ -203,6 +203,63 @@ export function thaw(...procs) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A pod's link to Redis cut with iptables (case 5 on a Redis Cluster, whose nodes the pod must
+// reach at the addresses CLUSTER SLOTS names). The pod runs as a user of its own; while the cut
+// lasts, every packet of its connections to the Redis ports is dropped, both ways, and nothing
+// else: a connection is marked (CONNMARK) by its first packet from that user to one of the
+// ports, which catches the connections already open as well as new ones. The pod's WebSockets
+// and the other pods' Redis traffic pass. No reset either way, as with the namespace's cut.
+
+export const CUT_UID = 65534; // nobody
+
+const ownCuts = new Set();
+process.on('exit', () => {
+  for (const cut of ownCuts) cut.restore();
+});
+
+function iptables(...args) {
+  return spawnSync('iptables', ['-w', ...args], { encoding: 'utf8' });
+}
+
+export class IptablesCut {
+  // True, or why it cannot work here.
+  static available() {
+    if (process.getuid?.() !== 0) return 'needs root (iptables)';
+    const r = iptables('-t', 'mangle', '-L', 'OUTPUT', '-n');
+    return r.status === 0 ? true : `iptables does not work here: ${(r.stderr || r.error?.message || '').trim()}`;
+  }
+
+  constructor(ports, uid = CUT_UID) {
+    const mark = `0x${(0x5b000000 + (process.pid & 0xffffff)).toString(16)}`;
+    this.rules = [
+      ['mangle', 'OUTPUT', '-p', 'tcp', '-m', 'multiport', '--dports', ports.join(','), '-m', 'owner', '--uid-owner', String(uid), '-j', 'CONNMARK', '--set-mark', mark],
+      ['filter', 'OUTPUT', '-m', 'connmark', '--mark', mark, '-j', 'DROP'],
+      ['filter', 'INPUT', '-m', 'connmark', '--mark', mark, '-j', 'DROP'],
+    ];
+    this.active = false;
+  }
+
+  cut() {
+    for (const [table, chain, ...rule] of this.rules) {
+      const r = iptables('-t', table, '-A', chain, ...rule);
+      if (r.status !== 0) {
+        this.restore();
+        throw new Error(`iptables -t ${table} -A ${chain} ${rule.join(' ')}: ${r.stderr.trim()}`);
+      }
+      this.active = true;
+      ownCuts.add(this);
+    }
+  }
+
+  restore() {
+    if (!this.active) return;
+    for (const [table, chain, ...rule] of this.rules) iptables('-t', table, '-D', chain, ...rule);
+    this.active = false;
+    ownCuts.delete(this);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Network namespaces of our own (case 5). Names carry our pid, so a later run can remove those of
 // a run that was killed before its cleanup (sweepStaleNamespaces).
 

@@ -7,15 +7,20 @@
 // fault_lib.mjs (NetnsPod) for the plumbing, and for the counting.
 //
 // Why a namespace and not a proxy in this process: a proxy that stops forwarding cannot drop
-// packets, only stop reading, and it would sit in the same event loop as the 200 peers. Why not
-// iptables: it is not installed here (nor nft, nor tc's netem).
+// packets, only stop reading, and it would sit in the same event loop as the 200 peers.
+//
+// On a Redis Cluster (SWITCHBOARD_TEST_REDIS=cluster) the pod must reach every node at the
+// address the cluster names, so the cut is made with iptables instead (IptablesCut): the pod runs
+// as its own user, and the packets of its connections to the nodes are dropped.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Cluster, startPod, startRedis, uniquePrefix } from '../integration/harness.mjs';
+import { Cluster, TEST_ON_CLUSTER, startPod, startRedis, uniquePrefix } from '../integration/harness.mjs';
 import {
+  CUT_UID,
   FaultRun,
+  IptablesCut,
   NetnsPod,
   POD_FLAGS,
   WARMUP_MS,
@@ -39,7 +44,7 @@ describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, ()
   it(
     'loses nothing silently, keeps order, and every pair is reachable again',
     {
-      skip: canNetns === true ? false : canNetns,
+      skip: TEST_ON_CLUSTER ? 'on a cluster: the case below' : canNetns === true ? false : canNetns,
     },
     async (t) => {
       const redis = await startRedis();
@@ -73,6 +78,46 @@ describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, ()
       ns.cut();
       await sleep(CUT_MS);
       ns.restore();
+      run.faultEnded();
+      const stats = await run.finish();
+      report(t, stats, cluster.pods);
+      assertFaultFree(stats);
+    },
+  );
+
+  const canCut = TEST_ON_CLUSTER ? IptablesCut.available() : 'only on a cluster (SWITCHBOARD_TEST_REDIS=cluster)';
+  it(
+    'on a Redis Cluster (cut with iptables): loses nothing silently, keeps order, and every pair is reachable again',
+    { skip: canCut === true ? false : canCut },
+    async (t) => {
+      const redis = await startRedis();
+      const prefix = uniquePrefix(`${TAG}c`);
+      const cluster = new Cluster(redis, prefix);
+      const cut = new IptablesCut(redis.redisCluster.nodes.map((n) => n.port));
+      let run = null;
+      t.after(async () => {
+        run?.stop();
+        cut.restore();
+        await cluster.stop();
+      });
+      cluster.pods = await Promise.all(
+        [1, 2, 3].map((i) =>
+          startPod(redis, { prefix, pod: `${TAG}c-${i}`, flags: POD_FLAGS, uid: i === 3 ? CUT_UID : undefined }),
+        ),
+      );
+      const isolated = cluster.pods[2];
+      run = new FaultRun(cluster.pods.map(tcpEndpoint));
+      await run.connectAll();
+      assert.ok(
+        run.peers.some((p) => p.conn?.pod === isolated.pod),
+        'some peers are on the pod whose link is cut',
+      );
+      run.startTraffic();
+      await sleep(WARMUP_MS);
+      run.faultStarted(`link ${isolated.pod} <-> every cluster node cut for ${CUT_MS} ms`);
+      cut.cut();
+      await sleep(CUT_MS);
+      cut.restore();
       run.faultEnded();
       const stats = await run.finish();
       report(t, stats, cluster.pods);
