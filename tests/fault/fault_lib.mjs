@@ -72,7 +72,7 @@
 // still passes.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -227,6 +227,18 @@ export class IptablesCut {
     if (process.getuid?.() !== 0) return 'needs root (iptables)';
     const r = iptables('-t', 'mangle', '-L', 'OUTPUT', '-n');
     return r.status === 0 ? true : `iptables does not work here: ${(r.stderr || r.error?.message || '').trim()}`;
+  }
+
+  // A copy of `bin` that the cut's user can run, wherever the checkout is (a home directory may
+  // be closed to it); removed at exit.
+  static runnableCopy(bin) {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-cut-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    const copy = join(dir, 'switchboard');
+    copyFileSync(bin, copy);
+    chmodSync(copy, 0o755);
+    return copy;
   }
 
   constructor(ports, uid = CUT_UID) {

@@ -16,7 +16,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Cluster, TEST_ON_CLUSTER, startPod, startRedis, uniquePrefix } from '../integration/harness.mjs';
+import { BIN, Cluster, TEST_ON_CLUSTER, startPod, startRedis, uniquePrefix } from '../integration/harness.mjs';
 import {
   CUT_UID,
   FaultRun,
@@ -94,6 +94,7 @@ describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, ()
       const prefix = uniquePrefix(`${TAG}c`);
       const cluster = new Cluster(redis, prefix);
       const cut = new IptablesCut(redis.redisCluster.nodes.map((n) => n.port));
+      const bin = IptablesCut.runnableCopy(BIN);
       let run = null;
       t.after(async () => {
         run?.stop();
@@ -102,7 +103,7 @@ describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, ()
       });
       cluster.pods = await Promise.all(
         [1, 2, 3].map((i) =>
-          startPod(redis, { prefix, pod: `${TAG}c-${i}`, flags: POD_FLAGS, uid: i === 3 ? CUT_UID : undefined }),
+          startPod(redis, { prefix, pod: `${TAG}c-${i}`, flags: POD_FLAGS, ...(i === 3 ? { uid: CUT_UID, bin } : {}) }),
         ),
       );
       const isolated = cluster.pods[2];

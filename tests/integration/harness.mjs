@@ -127,8 +127,8 @@ function assertBinaryExists() {
 //
 // `flags` override the harness defaults; a flag set to null is not passed at all (so that an env
 // var or the built-in default applies). `env` adds environment variables; `uid`, if given, is the
-// user (and group) the process runs as.
-export async function startServer(flags = {}, { env = {}, t, uid } = {}) {
+// user (and group) the process runs as, and `bin` the binary (BIN by default).
+export async function startServer(flags = {}, { env = {}, t, uid, bin = BIN } = {}) {
   assertBinaryExists();
   const port = await freePort();
   const pod = `pod-${process.pid}-${++podCounter}`;
@@ -142,7 +142,7 @@ export async function startServer(flags = {}, { env = {}, t, uid } = {}) {
   };
   const args = flagArgs(allFlags);
   const ids = uid === undefined ? {} : { uid, gid: uid };
-  const child = spawn(BIN, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+  const child = spawn(bin, args, { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   liveChildren.add(child);
   // Where it listens and what it calls itself: the flag, else the env var the test set.
   const pick = (name) => allFlags[name] ?? env[`SWITCHBOARD_${name.toUpperCase().replaceAll('-', '_')}`];
@@ -1195,7 +1195,7 @@ Server.prototype.waitForRedisUp = function waitForRedisUp(after = 0, timeoutMs =
 
 // Starts one pod on `redis` with `prefix`, asserts its "listening" line says "routing":"redis",
 // and waits for its "redis up" line (unless waitUp is false).
-export async function startPod(redis, { prefix, pod, flags = {}, env, t, uid, waitUp = true } = {}) {
+export async function startPod(redis, { prefix, pod, flags = {}, env, t, uid, bin, waitUp = true } = {}) {
   const srv = await startServer(
     {
       'redis-url': redis.url,
@@ -1204,7 +1204,7 @@ export async function startPod(redis, { prefix, pod, flags = {}, env, t, uid, wa
       ...(pod ? { 'pod-id': pod } : {}),
       ...flags,
     },
-    { env, t, uid },
+    { env, t, uid, bin },
   );
   try {
     assert.equal(srv.listening.routing, 'redis', `"listening" must say "routing":"redis": ${JSON.stringify(srv.listening)}`);
