@@ -10,6 +10,7 @@ std::string ExpiryTracker::KeyOf(const Pair& pair) {
 
 void ExpiryTracker::Track(Pair pair, Clock::time_point at) {
   if (!pending_.insert(KeyOf(pair)).second) return;
+  ++pending_targets_[pair.target];
   // Check times are nearly always increasing; keep the deque sorted all the same.
   auto position = std::upper_bound(checks_.begin(), checks_.end(), at,
                                    [](Clock::time_point t, const Check& c) { return t < c.at; });
@@ -25,7 +26,11 @@ std::vector<ExpiryTracker::Pair> ExpiryTracker::TakeDue(Clock::time_point now) {
   return due;
 }
 
-void ExpiryTracker::Finished(const Pair& pair) { pending_.erase(KeyOf(pair)); }
+void ExpiryTracker::Finished(const Pair& pair) {
+  if (pending_.erase(KeyOf(pair)) == 0) return;
+  auto target = pending_targets_.find(pair.target);
+  if (target != pending_targets_.end() && --target->second == 0) pending_targets_.erase(target);
+}
 
 std::vector<ExpiryTracker::Pair> ExpiryTracker::TakeAll() {
   std::vector<Pair> all;
@@ -33,6 +38,7 @@ std::vector<ExpiryTracker::Pair> ExpiryTracker::TakeAll() {
   for (Check& check : checks_) all.push_back(std::move(check.pair));
   checks_.clear();
   pending_.clear();
+  pending_targets_.clear();
   return all;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "routing/routed_frame.h"
+#include "routing/string_map.h"
 
 namespace switchboard::routing {
 
@@ -41,6 +42,10 @@ class ExpiryTracker {
 
   size_t size() const { return pending_.size(); }
 
+  // True while a check is pending for a pair whose target is `target`: frames of this pod's
+  // senders may still wait in its queue.
+  bool HasTarget(std::string_view target) const { return pending_targets_.contains(target); }
+
  private:
   struct Check {
     Pair pair;
@@ -50,6 +55,7 @@ class ExpiryTracker {
 
   std::deque<Check> checks_;                 // ordered by time
   std::unordered_set<std::string> pending_;  // "<sender pod> <sender> <target>"
+  StringMap<int> pending_targets_;           // target -> pairs pending
 };
 
 }  // namespace switchboard::routing

@@ -113,6 +113,7 @@ void RedisRegistry::OnUp(bool restarted) {
 void RedisRegistry::ForgetQueuesLostWithRedis() {
   Log(true, "redis restarted; telling the senders of the frames queued in it",
       std::to_string(expiry_.size()) + " (sender, target) pairs");
+  queued_for_.clear();
   for (const ExpiryTracker::Pair& pair : expiry_.TakeAll()) {
     TellSender(pair.sender_pod, pair.sender, pair.target, Undeliverable::kPeerUnavailable, {});
   }

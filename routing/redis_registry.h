@@ -195,6 +195,9 @@ class RedisRegistry : public Registry {
   std::unordered_map<std::string, Clock::time_point> bouncing_;
   std::unordered_map<std::string, Releasing> releasing_;    // peers released, marker not yet back
   std::unordered_map<std::string, int> lookups_in_flight_;  // target -> route steps on their way
+  // Targets a route step queued frames of this pod's senders for, until one finds them
+  // registered (or the queue is found drained or expired): their pod is not learned meanwhile.
+  std::unordered_set<std::string> queued_for_;
   uint64_t release_count_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Registering>> registering_;
   std::unordered_set<std::string> left_while_down_;  // peers that left while Redis was away

@@ -34,6 +34,8 @@ void RedisRegistry::CheckExpiry(ExpiryTracker::Pair pair) {
           return;
         }
         expiry_.Finished(pair);
+        // Nothing of this pod's senders waits for the target any more (delivered or expired).
+        if (!expiry_.HasTarget(pair.target)) queued_for_.erase(pair.target);
         if (status == "EXPIRED") {
           stats_.expired += static_cast<uint64_t>(value);
           TellSender(pair.sender_pod, pair.sender, pair.target, Undeliverable::kPeerUnavailable,

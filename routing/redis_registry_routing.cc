@@ -126,6 +126,11 @@ void RedisRegistry::LearnOwner(std::string_view peer, std::string_view pod) {
   if (pod == options_.pod_id || peers_.Find(peer) != nullptr) return;
   const std::string key(peer);
   if (registering_.contains(key) || owners_.Find(peer) != nullptr) return;
+  // Frames of this pod's senders may wait in the peer's queue (a route step queued them while
+  // Redis had no entry for it, as after its pod was reaped and before that pod claimed it
+  // again): a PUBLISH straight to the pod would overtake them. Route steps keep the order (the
+  // register step drains the queue first), until one finds the peer registered.
+  if (queued_for_.contains(key)) return;
   if (lookups_in_flight_.contains(key)) {
     detours_.Open(peer, 0, Clock::now() + 2 * options_.alive_ttl);
     detours_.AwaitLookups(peer);
@@ -210,7 +215,11 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
           auto in_flight = lookups_in_flight_.find(target);
           const bool last = in_flight != lookups_in_flight_.end() && --in_flight->second == 0;
           if (last) lookups_in_flight_.erase(in_flight);
-          if (outcome.starts_with('R')) LearnOwner(target, outcome.substr(1));
+          if (outcome == "Q") queued_for_.insert(target);
+          if (outcome.starts_with('R')) {
+            queued_for_.erase(target);
+            LearnOwner(target, outcome.substr(1));
+          }
           if (last && detours_.IsOpen(target)) {
             detours_.LookupsDone(target);
             FinishDetours();

@@ -61,5 +61,26 @@ TEST(ExpiryTrackerTest, TakeAllEmptiesIt) {
   EXPECT_EQ(tracker.TakeDue(kNow).size(), 1u);
 }
 
+// A target stays known while any pair of it is pending, taken or not.
+TEST(ExpiryTrackerTest, KnowsWhichTargetsHaveFramesQueued) {
+  ExpiryTracker tracker;
+  EXPECT_FALSE(tracker.HasTarget("bob"));
+  tracker.Track({"pod-a", "alice", "bob"}, kNow);
+  tracker.Track({"pod-a", "carol", "bob"}, kNow);
+  tracker.Track({"pod-a", "alice", "bob"}, kNow);  // already pending: no second count
+  EXPECT_TRUE(tracker.HasTarget("bob"));
+  EXPECT_FALSE(tracker.HasTarget("alice"));
+  ASSERT_EQ(tracker.TakeDue(kNow).size(), 2u);
+  EXPECT_TRUE(tracker.HasTarget("bob")) << "taken, not finished";
+  tracker.Finished({"pod-a", "alice", "bob"});
+  tracker.Finished({"pod-a", "alice", "bob"});  // twice: counted once
+  EXPECT_TRUE(tracker.HasTarget("bob"));
+  tracker.Finished({"pod-a", "carol", "bob"});
+  EXPECT_FALSE(tracker.HasTarget("bob"));
+  tracker.Track({"pod-a", "alice", "dave"}, kNow);
+  tracker.TakeAll();
+  EXPECT_FALSE(tracker.HasTarget("dave"));
+}
+
 }  // namespace
 }  // namespace switchboard::routing
