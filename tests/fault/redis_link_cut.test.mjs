@@ -40,6 +40,26 @@ const canNetns = (() => {
   return r.status === 0 ? true : `ip netns does not work here: ${r.stderr}`;
 })();
 
+// The run both cases share: traffic between every pod's peers, the link of `isolated` cut
+// (`link.cut()`) for CUT_MS, then restored, and every frame counted.
+async function cutLink(t, run, cluster, isolated, link, what) {
+  await run.connectAll();
+  assert.ok(
+    run.peers.some((p) => p.conn?.pod === isolated.pod),
+    'some peers are on the pod whose link is cut',
+  );
+  run.startTraffic();
+  await sleep(WARMUP_MS);
+  run.faultStarted(`link ${isolated.pod} <-> ${what} cut for ${CUT_MS} ms`);
+  link.cut();
+  await sleep(CUT_MS);
+  link.restore();
+  run.faultEnded();
+  const stats = await run.finish();
+  report(t, stats, cluster.pods);
+  assertFaultFree(stats);
+}
+
 describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, () => {
   it(
     'loses nothing silently, keeps order, and every pair is reachable again',
@@ -67,21 +87,7 @@ describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, ()
       const isolated = await ns.startPod(redis, { prefix, pod: `${TAG}-3` });
       cluster.pods.push(isolated);
       run = new FaultRun([...cluster.pods.slice(0, 2).map(tcpEndpoint), unixEndpoint(isolated, ns.ingressSock)]);
-      await run.connectAll();
-      assert.ok(
-        run.peers.some((p) => p.conn?.pod === isolated.pod),
-        'some peers are on the pod in the namespace',
-      );
-      run.startTraffic();
-      await sleep(WARMUP_MS);
-      run.faultStarted(`link ${isolated.pod} <-> redis cut for ${CUT_MS} ms`);
-      ns.cut();
-      await sleep(CUT_MS);
-      ns.restore();
-      run.faultEnded();
-      const stats = await run.finish();
-      report(t, stats, cluster.pods);
-      assertFaultFree(stats);
+      await cutLink(t, run, cluster, isolated, ns, 'redis');
     },
   );
 
@@ -108,21 +114,7 @@ describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, ()
       );
       const isolated = cluster.pods[2];
       run = new FaultRun(cluster.pods.map(tcpEndpoint));
-      await run.connectAll();
-      assert.ok(
-        run.peers.some((p) => p.conn?.pod === isolated.pod),
-        'some peers are on the pod whose link is cut',
-      );
-      run.startTraffic();
-      await sleep(WARMUP_MS);
-      run.faultStarted(`link ${isolated.pod} <-> every cluster node cut for ${CUT_MS} ms`);
-      cut.cut();
-      await sleep(CUT_MS);
-      cut.restore();
-      run.faultEnded();
-      const stats = await run.finish();
-      report(t, stats, cluster.pods);
-      assertFaultFree(stats);
+      await cutLink(t, run, cluster, isolated, cut, 'every cluster node');
     },
   );
 });

@@ -489,6 +489,32 @@ class RedisRegistryTest : public RegistryFixture {
     return Redis({"HGET", Layout().Peers(BucketOf(peer)), peer});
   }
 
+  // Each pod's first heartbeat (its reaping, one script per bucket) is answered, so that none
+  // waits in Redis when a test pauses it: left waiting, pod-b's could run once pod-a's
+  // subscription is gone and reap pod-a's peers.
+  bool FirstHeartbeatsAnswered() {
+    return PumpUntil(
+        [&] {
+          return a().stats().redis_latency->count() >= KeyLayout::kBuckets &&
+                 b().stats().redis_latency->count() >= KeyLayout::kBuckets;
+        },
+        "the first heartbeats are answered");
+  }
+
+  // With Redis paused for writes (CLIENT PAUSE ... WRITE) and a script call waiting in it: the
+  // subscriber connections go first, then Redis runs the call, and the pod sees its link break
+  // before it reads the reply, which is lost with the connection. Returns whether `ran` (the
+  // call's effect, read from Redis without pumping, so the reply stays unread) showed in time.
+  bool LoseTheReplyOfTheWaitingCall(const std::function<bool()>& ran) {
+    Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
+    std::this_thread::sleep_for(milliseconds(50));
+    if (Redis({"CLIENT", "UNPAUSE"}) != "OK") return false;
+    const auto deadline = Clock::now() + milliseconds(2000);
+    while (!ran() && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(5));
+    std::this_thread::sleep_for(milliseconds(50));
+    return ran();
+  }
+
   // Starts a pod in a child process that registers `peer` and then keeps running (heartbeats,
   // subscription) until it is killed: the only honest way to let a pod die without Close().
   // Returns its pid, or -1 (the test has failed).
@@ -730,30 +756,14 @@ TEST_F(RedisRegistryTest, APeerLeavingDuringItsRegisterStepLosesNothingQueuedFor
 // back, or the id stays held by a live pod and its client can never have it again.
 TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkComesBack) {
   StartPods();
-  // Each pod's first heartbeat (its reaping, one script per bucket) is answered before Redis is
-  // paused: left waiting, pod-b's would run once pod-a's subscription is gone and reap bob.
-  ASSERT_TRUE(PumpUntil(
-      [&] {
-        return a().stats().redis_latency->count() >= KeyLayout::kBuckets &&
-               b().stats().redis_latency->count() >= KeyLayout::kBuckets;
-      },
-      "the first heartbeats are answered"));
+  ASSERT_TRUE(FirstHeartbeatsAnswered());
   // Script calls wait in Redis from here on; CLIENT and HGET, being no writes, do not.
   ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
   auto result = StartRegister(a(), "bob", bob_, "one");
   PumpFor(milliseconds(100));    // the register step is sent, and waits in Redis
   a().Unregister("bob", &bob_);  // bob leaves before the reply: the claim is abandoned
-  // The subscriber connections go first, then Redis runs the register step: pod-a sees the link
-  // break before it reads the reply, which is lost with the connection.
-  Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
-  std::this_thread::sleep_for(milliseconds(50));
-  ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
-  const auto deadline = Clock::now() + milliseconds(2000);
-  while (OwnerOf("bob") != "pod-a" && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));  // not pumping: the reply stays unread
-  }
-  ASSERT_EQ(OwnerOf("bob"), "pod-a") << "the register step did not run";
-  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(LoseTheReplyOfTheWaitingCall([&] { return OwnerOf("bob") == "pod-a"; }))
+      << "the register step did not run";
 
   ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
   ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
@@ -771,29 +781,17 @@ TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkC
 // arrive, in order, instead of vanishing with no one told.
 TEST_F(RedisRegistryTest, AQueueHandedOverInALostReplyIsHandedOverAgain) {
   StartPods();
-  ASSERT_TRUE(PumpUntil(
-      [&] {
-        return a().stats().redis_latency->count() >= KeyLayout::kBuckets &&
-               b().stats().redis_latency->count() >= KeyLayout::kBuckets;
-      },
-      "the first heartbeats are answered"));
+  ASSERT_TRUE(FirstHeartbeatsAnswered());
   ASSERT_EQ(Register(b(), "alice", alice_), RegisterResult::kRegistered);
   for (const char* frame : {"one", "two", "three"}) Route(b(), "alice", "bob", frame);
   ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "the frames queue"));
-  // As in the test above: the step waits in Redis, the subscriptions go, then it runs and its
-  // reply is lost with the connection.
+  // The step waits in Redis, then runs, and its reply is lost with the connection.
   ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
   auto result = StartRegister(a(), "bob", bob_, "bob's token");
   PumpFor(milliseconds(100));
-  Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
-  std::this_thread::sleep_for(milliseconds(50));
-  ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
-  const auto deadline = Clock::now() + milliseconds(2000);
-  while (Redis({"EXISTS", Layout().Queue("bob")}) != "0" && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));  // not pumping: the reply stays unread
-  }
-  ASSERT_EQ(Redis({"EXISTS", Layout().Queue("bob")}), "0") << "the register step did not run";
-  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(LoseTheReplyOfTheWaitingCall([&] {
+    return Redis({"EXISTS", Layout().Queue("bob")}) == "0";
+  })) << "the register step did not run";
 
   ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
   ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
