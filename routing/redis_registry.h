@@ -121,6 +121,10 @@ class RedisRegistry : public Registry {
   // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the
   // id is released all the same, since the step may have run.
   void ReturnAbandonedClaim(const std::string& peer, Registering& claim, const redisReply* reply);
+  // The connection of a local peer, whether its claim is settled or on its way to Redis (as
+  // while this pod claims its peers again): where what concerns that peer as a sender goes.
+  // nullptr if the peer is not on this pod, or its claim lost its connection.
+  PeerConnection* LocalSender(std::string_view peer) const;
   // Hands a frame that came through Redis to a local connection.
   void Deliver(PeerConnection* connection, std::string_view frame);
   // Delivers the queue a register step handed back (elements 1.. of its reply), in order.

@@ -69,9 +69,8 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
       }
       return;
     case PodMessage::Kind::kExpired:
-      if (const PeerTable::Entry* sender = peers_.Find(message->sender)) {
-        sender->connection->NotifyUndeliverable(message->target, Undeliverable::kPeerUnavailable,
-                                                {});
+      if (PeerConnection* sender = LocalSender(message->sender)) {
+        sender->NotifyUndeliverable(message->target, Undeliverable::kPeerUnavailable, {});
       }
       return;
   }
@@ -142,12 +141,18 @@ void RedisRegistry::AnswerFence(std::string_view target, std::string_view pod) {
                 nullptr);
 }
 
+PeerConnection* RedisRegistry::LocalSender(std::string_view peer) const {
+  if (const PeerTable::Entry* entry = peers_.Find(peer)) return entry->connection;
+  auto claim = registering_.find(std::string(peer));
+  return claim == registering_.end() ? nullptr : claim->second->connection;
+}
+
 void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sender,
                                std::string_view target, Undeliverable reason,
                                std::string_view ref) {
   if (sender_pod == options_.pod_id) {
-    if (const PeerTable::Entry* entry = peers_.Find(sender)) {
-      entry->connection->NotifyUndeliverable(target, reason, ref);
+    if (PeerConnection* connection = LocalSender(sender)) {
+      connection->NotifyUndeliverable(target, reason, ref);
     }
     return;
   }

@@ -814,7 +814,15 @@ export class FaultRun {
       s.notices += S.notices.length;
       s.reordered += S.reordered.length;
       s.duplicated += S.duplicated.length;
-      for (const r of S.reordered.slice(0, 3)) if (s.reorderExamples.length < 10) s.reorderExamples.push(`${S.id}>${T.id} seq ${r.seq} after ${r.after} at ${rel(r.t)} ms`);
+      for (const r of S.reordered.slice(0, 3)) {
+        if (s.reorderExamples.length >= 10) break;
+        const late = S.sent[r.seq - 1];
+        const overtaker = S.sent[r.after - 1];
+        s.reorderExamples.push(
+          `${S.id}>${T.id} seq ${r.seq} (sent at ${rel(late.t)} ms) after ${r.after} (sent at ${rel(overtaker.t)} ms), ` +
+            `arrived at ${rel(r.t)} ms; ${late.conn.pod} -> ${T.connAt(late.t)?.pod ?? '(target not connected)'}`,
+        );
+      }
       for (const d of S.duplicated.slice(0, 3)) if (s.duplicateExamples.length < 10) s.duplicateExamples.push(`${S.id}>${T.id} seq ${d.seq} at ${rel(d.t)} ms`);
       let lastBad = -1;
       const lostBefore = s.lostSilently;

@@ -775,6 +775,27 @@ TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkC
   EXPECT_EQ(Register(b(), "bob", bob2_, "two"), RegisterResult::kRegistered);
 }
 
+// A refusal can come back for a sender whose claim is on its way to Redis: a page whose client
+// sends before its claim is answered, or any peer of a pod that claims its peers again after its
+// liveness key lapsed (a frozen Redis). The sender is told all the same.
+TEST_F(RedisRegistryTest, ASenderWhoseClaimIsOnItsWayIsToldOfARefusal) {
+  StartPods({.max_queued_per_peer = 1});
+  ASSERT_TRUE(FirstHeartbeatsAnswered());
+  Route(a(), "alice", "dave", "queued");
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 1; }, "the first frame is queued"));
+  // Script calls wait in Redis from here on, in the order sent: the refusal of the second frame
+  // (dave's queue is full) is answered after alice's register step was sent, before its reply.
+  ASSERT_EQ(Redis({"CLIENT", "PAUSE", "1000", "WRITE"}), "OK");
+  Route(a(), "alice", "dave", "refused", "7");
+  auto result = StartRegister(a(), "alice", alice_);
+  PumpFor(milliseconds(50));
+  ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
+  ASSERT_TRUE(PumpUntil([&] { return result->has_value(); }, "alice's claim is answered"));
+  EXPECT_EQ(**result, RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "alice is told"));
+  EXPECT_EQ(alice_.notices(), Strings{"dave peer-unavailable ref=7"}) << Describe();
+}
+
 // A peer's register step runs in Redis and hands over its queue, but the link breaks before the
 // reply is read: the queue went into a reply nobody got. The step kept what it handed over, and
 // the pod's next step for the peer (its claim once the link is back) asks for it: the frames
