@@ -215,7 +215,13 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
           auto in_flight = lookups_in_flight_.find(target);
           const bool last = in_flight != lookups_in_flight_.end() && --in_flight->second == 0;
           if (last) lookups_in_flight_.erase(in_flight);
-          if (outcome == "Q") queued_for_.insert(target);
+          if (outcome == "Q") {
+            // The owner learnt while the lookup was on its way (from a frame of the peer, whose
+            // pod serves him but has no entry in Redis yet) would send what follows straight
+            // there, ahead of this frame in the queue.
+            queued_for_.insert(target);
+            owners_.Forget(target);
+          }
           if (outcome.starts_with('R')) {
             queued_for_.erase(target);
             LearnOwner(target, outcome.substr(1));

@@ -380,6 +380,10 @@ class RedisCluster {
 
   // --- Failures -----------------------------------------------------------------------------
 
+  // SIGSTOP or SIGCONT: the node freezes (its connections stay open, nothing is answered) and
+  // thaws.
+  void Signal(int index, int signal) { nodes_[index].server->Signal(signal); }
+
   // SIGKILL, as a crash would. The node keeps its index; the others go on listing it (as failed,
   // once they noticed).
   void Kill(int index) {

@@ -99,6 +99,8 @@ class RedisRegistryClusterTest : public RegistryFixture {
 
   RecordingConnection alice_{"alice", &log_};
   RecordingConnection bob_{"bob", &log_};
+  RecordingConnection bob2_{"bob", &log_};
+  RecordingConnection carol_{"carol", &log_};
   int sent_ = 0;
 };
 
@@ -132,6 +134,47 @@ TEST_F(RedisRegistryClusterTest, ABucketSlotMigratedDuringTrafficLosesNothingUns
   ExpectNothingLostUnseenOrReordered();
   EXPECT_GT(bob_.frames().size(), delivered_before) << "relaying after the move";
   EXPECT_EQ(cluster_.MasterForSlot(slot), to);
+}
+
+// A lookup answered "queued": the peer has no entry in Redis (his pod serves him, and claims him
+// again at its next heartbeat, as after Redis refused his register step). Meanwhile pod-a learnt
+// his pod from a frame of his. What pod-a sends him next must queue behind that frame, not go
+// straight to his pod ahead of it. (Redis Cluster restarted empty reordered frames so.)
+TEST_F(RedisRegistryClusterTest, AFrameALookupQueuedIsNotOvertakenByAnOwnerLearntMeanwhile) {
+  StartPods();
+  const KeyLayout layout(prefix_);
+  auto master_of = [&](std::string_view peer) {
+    return cluster_.MasterForSlot(KeySlot(layout.Peers(KeyLayout::BucketOf(peer))));
+  };
+  std::string bob = "bob";  // on another node than alice
+  for (int i = 2; master_of(bob) == master_of("alice"); ++i) bob = "bob" + std::to_string(i);
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), bob, bob_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  // pod-b learns alice's pod from her frame to carol; pod-a learns carol's, not bob's.
+  Route(a(), "alice", "carol", "to carol");
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == 1; }, "carol gets alice's frame"));
+  const int bob_node = master_of(bob);
+  ASSERT_EQ(cluster_.Run(bob_node, {"HDEL", layout.Peers(KeyLayout::BucketOf(bob)), bob}), "1");
+  // bob's node freezes: pod-a's lookup for him waits there, while bob's frame to alice passes
+  // through alice's node and tells pod-a where bob is.
+  cluster_.Signal(bob_node, SIGSTOP);
+  Route(a(), "alice", bob, "1");
+  Route(b(), bob, "alice", "hello");
+  const bool learnt =
+      PumpUntil([&] { return alice_.frames().size() == 1; }, "alice gets bob's frame");
+  cluster_.Signal(bob_node, SIGCONT);
+  ASSERT_TRUE(learnt);
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 1; }, "the lookup queues frame 1"));
+  Route(a(), "alice", bob, "2");
+  ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 2; }, "frame 2 queues behind it"));
+  EXPECT_TRUE(bob_.frames().empty()) << RegistryFixture::Describe();
+  // bob's next claim takes the queue: both frames, in order.
+  b().Unregister(bob, &bob_);
+  ASSERT_EQ(Register(b(), bob, bob2_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return bob2_.frames().size() == 2; }, "bob gets the queue"));
+  EXPECT_EQ(bob2_.frames(), (std::vector<std::string>{"1", "2"}));
+  EXPECT_TRUE(alice_.notices().empty()) << RegistryFixture::Describe();
 }
 
 class RedisRegistryFailoverTest : public RedisRegistryClusterTest {

@@ -151,6 +151,10 @@ class RedisServer {
 
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
+  // Sends `signal` (SIGSTOP, SIGCONT: a node frozen and thawed) to the running server.
+  void Signal(int signal) {
+    if (pid_ > 0) kill(pid_, signal);
+  }
 
  private:
   bool StartOn(int port, const std::vector<std::string>& extra_args, std::string* error) {
