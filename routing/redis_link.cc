@@ -34,6 +34,7 @@ struct RedisLink::Request {
   std::vector<std::string> args;
   uint16_t slot = 0;
   int follow_ups = 0;
+  std::string refusal;  // the last TRYAGAIN or CLUSTERDOWN it got
   RedisConnection::ReplyCallback done;
 };
 
@@ -365,6 +366,9 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
                         redisReply* reply) {
   --in_flight_[request->slot];
   if (reply == nullptr || reply->type != REDIS_REPLY_ERROR || closing_ || !up_) {
+    if (reply != nullptr && reply->type != REDIS_REPLY_ERROR && !closing_) {
+      FailOvertakenRetries(request->slot);
+    }
     if (request->done) request->done(reply);
     OpenGateOnceAnswered(request->slot);
     return;
@@ -379,6 +383,7 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
   ++request->follow_ups;
   Gate& gate = gates_[request->slot];
   if (decision.action == RedirectAction::kRetry) {
+    request->refusal = ReplyText(reply);
     gate.again.push_back({request, /*redirected=*/false});
     gate.retry_at = std::max(gate.retry_at, Clock::now() + decision.delay);
     const auto delay_ms = std::chrono::ceil<std::chrono::milliseconds>(decision.delay).count();
@@ -418,6 +423,32 @@ void RedisLink::OpenGateOnceAnswered(uint16_t slot) {
     }
   }
   for (std::shared_ptr<Request>& request : gate.held) Dispatch(std::move(request));
+}
+
+// A command of `slot` was answered while older ones wait in its gate to be retried (TRYAGAIN,
+// CLUSTERDOWN: the cluster refused them for a moment, and took this one sent after them). Sent
+// again, they would run after it: they fail instead, with the refusal they got, and their
+// callers tell whoever waits for them. Redirected ones stay: a redirect holds for the whole slot.
+void RedisLink::FailOvertakenRetries(uint16_t slot) {
+  auto it = gates_.find(slot);
+  if (it == gates_.end()) return;
+  std::vector<std::shared_ptr<Request>> overtaken;
+  std::erase_if(it->second.again, [&](Gate::Again& again) {
+    if (again.redirected) return false;
+    overtaken.push_back(std::move(again.request));
+    return true;
+  });
+  if (overtaken.empty()) return;
+  it->second.retry_at = {};  // the held ones need not wait for a retry that will not come
+  for (const std::shared_ptr<Request>& request : overtaken) {
+    if (!request->done) continue;
+    const std::string refusal = request->refusal + " (overtaken by a newer command of its slot)";
+    redisReply error{};
+    error.type = REDIS_REPLY_ERROR;
+    error.str = const_cast<char*>(refusal.c_str());
+    error.len = refusal.size();
+    request->done(&error);
+  }
 }
 
 // The link is lost: what waits behind a redirect fails like what was in flight.

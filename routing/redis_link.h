@@ -7,7 +7,8 @@
 // its slots (sharded pub/sub), and sends every command to the master of its key's slot. A
 // command answered with MOVED or ASK follows the redirect (cluster_redirect.h); TRYAGAIN and
 // CLUSTERDOWN are retried after a delay. Either way the slot is gated meanwhile: newer commands
-// for it wait, so that what goes again cannot arrive after them.
+// for it wait, so that what goes again cannot arrive after them. A command to retry fails
+// instead if one sent after it, already on its way, was answered: retried, it would run after.
 //
 // The link is "up" only with every node ready. When any node is lost, or a channel's slot moves
 // away, every node is dropped and the link reconnects from the start, with backoff (100 ms
@@ -153,6 +154,7 @@ class RedisLink {
   void ArmRetryTimer(Clock::duration delay);
   void Dispatch(std::shared_ptr<Request> request);
   void OpenGateOnceAnswered(uint16_t slot);
+  void FailOvertakenRetries(uint16_t slot);
   void FailGated();
 
   uv_loop_t* loop_;
