@@ -366,7 +366,7 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
                         redisReply* reply) {
   --in_flight_[request->slot];
   if (reply == nullptr || reply->type != REDIS_REPLY_ERROR || closing_ || !up_) {
-    if (reply != nullptr && reply->type != REDIS_REPLY_ERROR && !closing_) {
+    if (!gates_.empty() && reply != nullptr && reply->type != REDIS_REPLY_ERROR && !closing_) {
       FailOvertakenRetries(request->slot);
     }
     if (request->done) request->done(reply);

@@ -67,16 +67,10 @@ class RedisLinkClusterTest : public testing::Test {
   std::optional<RedisLink> link_;
 };
 
-// What a callback got: the reply rendered as text, "error: ..." for an error.
+// What a callback got, rendered as RedisClient does ("(error) ..." for an error).
 std::function<void(redisReply*)> Record(std::optional<std::string>* into) {
   return [into](redisReply* reply) {
-    if (reply == nullptr) {
-      *into = "no reply";
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-      *into = "error: " + std::string(reply->str, reply->len);
-    } else {
-      *into = reply->type == REDIS_REPLY_INTEGER ? std::to_string(reply->integer) : "other";
-    }
+    *into = reply == nullptr ? "no reply" : RedisClient::Render(reply);
   };
 }
 
@@ -100,7 +94,7 @@ TEST_F(RedisLinkClusterTest, ACommandToRetryThatANewerOneOvertookFails) {
   // From here on the slot is stable again: a retry of the first would run.
   ASSERT_TRUE(cluster_.CancelMigration(slot, from, to, &error)) << error;
   ASSERT_TRUE(PumpUntil([&] { return first.has_value(); }, "the first is answered"));
-  EXPECT_TRUE(first->starts_with("error: TRYAGAIN")) << *first;
+  EXPECT_TRUE(first->starts_with("(error) TRYAGAIN")) << *first;
   std::optional<std::string> later;
   ASSERT_TRUE(link_->Command({"RPUSH", "{t}log", "later"}, Record(&later)));
   ASSERT_TRUE(PumpUntil([&] { return later.has_value(); }, "a later command is answered"));
