@@ -113,7 +113,8 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
       if (!TakeTwoWords(rest, &message.target, &message.pod)) return std::nullopt;
       return message;
     case 'X':
-      message.kind = PodMessage::Kind::kReleased;
+    case 'C':
+      message.kind = bytes[0] == 'X' ? PodMessage::Kind::kReleased : PodMessage::Kind::kClaimed;
       if (!TakeTwoWords(rest, &message.target, &message.nonce)) return std::nullopt;
       return message;
     case 'R':

@@ -25,6 +25,11 @@
 //                        f<target> <pod>                           the fence's answer, from <pod>
 //                        X<target> <nonce>                         this pod's release of <target>
 //                                                                  (published by the release step)
+//                        C<peer> <nonce>                           this pod's claim of <peer>
+//                                                                  (published by the register
+//                                                                  step): what came before it on
+//                                                                  the channel was sent before
+//                                                                  the step handed the queue over
 //                        Z<bucket> <nonce>                         this pod's marker on its own
 //                                                                  channel of <bucket>: its
 //                                                                  backlog there is read
@@ -51,6 +56,7 @@ struct PodMessage {
     kFence,
     kFenceAnswer,
     kReleased,
+    kClaimed,
     kReplaced,
     kExpired,
     kReceipts,
@@ -64,7 +70,7 @@ struct PodMessage {
                                 // answers; kReceipts: who handled the frames
   std::string_view sender;      // kDeliver, kBounce, kExpired
   std::string_view frame;       // kDeliver, kBounce
-  std::string_view nonce;       // kReleased, kBacklogMarker
+  std::string_view nonce;       // kReleased, kClaimed, kBacklogMarker
   bool queue_if_absent = true;  // kDeliver, kBounce: queue the frame if the target is absent
   uint64_t sequence = 0;        // kDeliver: > 0 when the sender's pod wants a receipt
   std::string_view receipts;    // kReceipts: the list, for DecodeReceipts
@@ -88,7 +94,7 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes);
 // (empty, a bucket or sequence that is not a decimal number, a sequence of 0, first > last).
 std::optional<std::vector<Receipt>> DecodeReceipts(std::string_view list);
 
-// The messages pods build themselves (the Lua steps build D, d, R and X in Redis). A deliver
+// The messages pods build themselves (the Lua steps build D, d, R, X and C in Redis). A deliver
 // message with a `sequence` (> 0) asks for a receipt (S, s).
 std::string EncodeDeliver(std::string_view target, std::string_view sender_pod,
                           std::string_view sender, std::string_view frame, bool queue_if_absent,

@@ -211,6 +211,7 @@ void RedisLink::OnLost(std::string_view why) {
   const bool was_up = up_;
   up_ = false;
   heartbeat_sent_at_.reset();
+  if (was_up && events_.down) events_.down();
   // The nodes are one link: drop them all, so that they come back together and no subscription
   // is missing while commands flow.
   FailGated();

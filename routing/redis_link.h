@@ -62,6 +62,8 @@ class RedisLink {
     // Up again (or for the first time). `restarted`: Redis restarted since the link was last up,
     // so whatever lived only in it is gone.
     std::function<void(bool restarted)> up;
+    // Down: the link was up and is lost. Called before any command still due hears of it.
+    std::function<void()> down;
     // A message on the pod's channel.
     std::function<void(std::string_view message)> message;
     // Redis accepted the liveness key; `lapsed` says it may have lapsed before (the other pods

@@ -59,6 +59,7 @@ RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
              .alive_ttl = options_.alive_ttl,
              .scripts = ScriptsOfPod(options_.pod_id, options_.cluster)},
             {.up = [this](bool restarted) { OnUp(restarted); },
+             .down = [this] { OnDown(); },
              .message = [this](std::string_view message) { OnPodMessage(message); },
              .alive = [this](bool lapsed) { OnAlive(lapsed); },
              .heartbeat = [this] { OnHeartbeat(); },
@@ -139,6 +140,7 @@ void RedisRegistry::Reclaim(const std::string& peer) {
     if (result == RegisterResult::kIdTaken) connection->Evict(Eviction::kIdTaken);
   };
   SendRegister(peer, token, connection, done, RegisterResult::kRegistered, {}, {});
+  registering_.at(peer)->reclaim = true;
 }
 
 // Redis took this pod's liveness key. If it may have lapsed before, the other pods may have

@@ -84,6 +84,7 @@ class RedisRegistry : public Registry {
 
  private:
   struct Held;
+  struct ClaimAnswer;
   struct Registering;
   struct Successor;
   struct Publish;
@@ -91,6 +92,7 @@ class RedisRegistry : public Registry {
 
   // The link (redis_link.h) and what this pod does when it comes and goes.
   void OnUp(bool restarted);
+  void OnDown();
   void OnAlive(bool lapsed);
   void OnHeartbeat();
   void ForgetQueuesLostWithRedis();
@@ -103,7 +105,17 @@ class RedisRegistry : public Registry {
   void SendRegister(const std::string& peer, std::string_view token, PeerConnection* connection,
                     RegisterCallback done, RegisterResult local_result,
                     std::vector<Held> before_queue, std::vector<Held> held);
-  void OnRegisterReply(const std::string& peer, RegisterResult local_result, redisReply* reply);
+  // A register step's reply; the claim settles once its marker (C<peer> <nonce>) has come back on
+  // this pod's channel too, if the step published one.
+  void OnRegisterReply(const std::string& peer, redisReply* reply);
+  static ClaimAnswer ReadClaimAnswer(const redisReply* reply);
+  void OnClaimMarker(std::string_view peer, std::string_view nonce);
+  // Settles the claim of `peer` with `answer`: the peer is served here (or refused, or the id
+  // given back if its connection left), and gets the frames held for it, in order.
+  void SettleClaim(const std::string& peer, ClaimAnswer answer);
+  // The frames `claim` holds and `queue` (what its step handed over), in the order the peer must
+  // get them (Registering says why).
+  static std::vector<Held> InClaimOrder(Registering& claim, std::vector<Held> queue);
   // Makes `connection` register once the abandoned `claim` (or the connection already waiting
   // for it) has given the id back, instead of being refused for the old holder's token.
   void WaitForAbandonedClaim(Registering& claim, std::string_view token, PeerConnection* connection,
@@ -117,18 +129,16 @@ class RedisRegistry : public Registry {
   void SendRequeue(const std::string& peer);
   void ResumeReleases();
   void FinishRelease(const std::string& peer, const std::string& nonce, bool requeued);
-  // Gives back what an abandoned register step claimed: the id, and the queue `reply` (nullptr
-  // when Redis did not answer) handed over, plus the frames held meanwhile. Without a reply the
-  // id is released all the same, since the step may have run.
-  void ReturnAbandonedClaim(const std::string& peer, Registering& claim, const redisReply* reply);
+  // Gives back what an abandoned register step claimed: the id (unless the step was refused it;
+  // without a reply it is released all the same, since the step may have run), and `frames`, the
+  // queue it handed over and the frames held meanwhile, in order.
+  void ReturnAbandonedClaim(const std::string& peer, bool refused, std::vector<Held> frames);
   // The connection of a local peer, whether its claim is settled or on its way to Redis (as
   // while this pod claims its peers again): where what concerns that peer as a sender goes.
   // nullptr if the peer is not on this pod, or its claim lost its connection.
   PeerConnection* LocalSender(std::string_view peer) const;
   // Hands a frame that came through Redis to a local connection.
   void Deliver(PeerConnection* connection, std::string_view frame);
-  // Delivers the queue a register step handed back (elements 1.. of its reply), in order.
-  void DeliverQueued(PeerConnection* connection, const redisReply* reply);
 
   // Routes a frame of one of this pod's senders: to a local peer, to a registration under way,
   // into an open detour, or to another pod.

@@ -105,8 +105,8 @@ void RedisRegistry::SendRegister(const std::string& peer, std::string_view token
     handover_lost_.erase(it);
   }
   registering_[peer] = std::make_unique<Registering>(
-      Registering{connection, std::string(token), std::move(done), std::move(held), std::nullopt,
-                  std::move(before_queue), nonce});
+      Registering{connection, std::string(token), std::move(done), local_result, std::move(held),
+                  std::nullopt, std::move(before_queue), nonce, false, false, 0, std::nullopt});
   const int bucket = KeyLayout::BucketOf(peer);
   link_.RunScript(kRegister,
                   {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.Queue(peer),
@@ -114,24 +114,98 @@ void RedisRegistry::SendRegister(const std::string& peer, std::string_view token
                    layout_.Pods(bucket), layout_.Handed(peer)},
                   {layout_.BucketPrefix(bucket), peer, options_.pod_id, TokenHash(token), lost,
                    nonce, std::to_string(kHandedTtl.count())},
-                  [this, peer, local_result](redisReply* reply) {
-                    OnRegisterReply(peer, local_result, reply);
-                  });
+                  [this, peer](redisReply* reply) { OnRegisterReply(peer, reply); });
 }
 
-void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult local_result,
-                                    redisReply* reply) {
+RedisRegistry::ClaimAnswer RedisRegistry::ReadClaimAnswer(const redisReply* reply) {
+  using Status = ClaimAnswer::Status;
+  ClaimAnswer answer;
+  if (reply == nullptr) return answer;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+    answer.status = Status::kFailed;
+    return answer;
+  }
+  const std::string_view status = ReplyText(reply->element[0]);
+  answer.status = status == "TAKEN"  ? Status::kTaken
+                  : status == "TOOK" ? Status::kTookOver
+                                     : Status::kClaimed;
+  if (reply->elements < 2) return answer;
+  answer.marked = reply->element[1]->type == REDIS_REPLY_INTEGER && reply->element[1]->integer > 0;
+  for (size_t i = 2; i < reply->elements; ++i) {
+    if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
+      answer.queue.push_back({std::string(queued->sender_pod), std::string(queued->sender),
+                              std::string(queued->frame)});
+    }
+  }
+  return answer;
+}
+
+void RedisRegistry::OnRegisterReply(const std::string& peer, redisReply* reply) {
   auto it = registering_.find(peer);
   if (it == registering_.end()) return;  // unregistered meanwhile; Unregister cleaned up
-  std::unique_ptr<Registering> claim = std::move(it->second);
-  registering_.erase(it);
+  Registering& claim = *it->second;
   // Redis may have run the step, and handed over the queue into the reply that was lost: the
   // next step for the peer asks for it again.
-  if (reply == nullptr) handover_lost_[peer] = claim->nonce;
+  if (reply == nullptr) handover_lost_[peer] = claim.nonce;
+  ClaimAnswer answer = ReadClaimAnswer(reply);
+  if (claim.reclaim && answer.marked && !claim.marker_seen) {
+    claim.answer = std::move(answer);  // the marker is still on its way on the subscriber
+    return;
+  }
+  SettleClaim(peer, std::move(answer));
+}
 
-  const bool answered = !IsError(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
+void RedisRegistry::OnClaimMarker(std::string_view peer, std::string_view nonce) {
+  const std::string key(peer);
+  auto it = registering_.find(key);
+  // Not this claim's (settled already), or a first claim, which does not wait for its marker.
+  if (it == registering_.end() || it->second->nonce != nonce || !it->second->reclaim) return;
+  Registering& claim = *it->second;
+  claim.marker_seen = true;
+  claim.held_before_marker = claim.held.size();
+  if (claim.answer) {
+    ClaimAnswer answer = std::move(*claim.answer);
+    SettleClaim(key, std::move(answer));
+  }
+}
+
+// The link is gone with the markers still on their way: those claims settle without them, the
+// queue first (as if everything held had come after the step).
+void RedisRegistry::OnDown() {
+  std::vector<std::string> waiting;
+  for (const auto& [peer, claim] : registering_) {
+    if (claim->answer) waiting.push_back(peer);
+  }
+  for (const std::string& peer : waiting) {
+    ClaimAnswer answer = std::move(*registering_[peer]->answer);
+    SettleClaim(peer, std::move(answer));
+  }
+}
+
+std::vector<RedisRegistry::Held> RedisRegistry::InClaimOrder(Registering& claim,
+                                                             std::vector<Held> queue) {
+  std::vector<Held> frames = std::move(claim.before_queue);
+  std::vector<Held> later;
+  for (size_t i = 0; i < claim.held.size(); ++i) {
+    const bool before = i < claim.held_before_marker && claim.held[i].from_channel;
+    (before ? frames : later).push_back(std::move(claim.held[i]));
+  }
+  for (std::vector<Held>* part : {&queue, &later}) {
+    frames.insert(frames.end(), std::make_move_iterator(part->begin()),
+                  std::make_move_iterator(part->end()));
+  }
+  return frames;
+}
+
+void RedisRegistry::SettleClaim(const std::string& peer, ClaimAnswer answer) {
+  using Status = ClaimAnswer::Status;
+  auto it = registering_.find(peer);
+  std::unique_ptr<Registering> claim = std::move(it->second);
+  registering_.erase(it);
+  const size_t queued = answer.queue.size();
+  std::vector<Held> frames = InClaimOrder(*claim, std::move(answer.queue));
   if (claim->connection == nullptr) {
-    ReturnAbandonedClaim(peer, *claim, answered ? reply : nullptr);
+    ReturnAbandonedClaim(peer, answer.status == Status::kTaken, std::move(frames));
     // Sent after the steps that gave the id and the frames back, so it claims the id with its
     // own token and takes those frames, in order.
     if (claim->successor) {
@@ -140,12 +214,10 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
     }
     return;
   }
-  if (answered && ReplyText(reply->element[0]) == "TAKEN") {
+  if (answer.status == Status::kTaken) {
     claim->done(RegisterResult::kIdTaken);
-    for (std::vector<Held>* frames : {&claim->before_queue, &claim->held}) {
-      for (Held& held : *frames) {
-        RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {}, held.queue_if_absent);
-      }
+    for (Held& held : frames) {
+      RouteThroughRedis(held.sender_pod, held.sender, peer, held.frame, {}, held.queue_if_absent);
     }
     return;
   }
@@ -153,14 +225,12 @@ void RedisRegistry::OnRegisterReply(const std::string& peer, RegisterResult loca
   // error answer (Redis refused the write: full, read-only...) is no claim either: the next
   // heartbeat that Redis accepts claims it again.
   peers_.Set(peer, claim->connection, claim->token);
-  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) unclaimed_.insert(peer);
-  const bool took_over = answered && ReplyText(reply->element[0]) == "TOOK";
-  claim->done(took_over ? RegisterResult::kTookOver : local_result);
+  if (answer.status == Status::kFailed) unclaimed_.insert(peer);
+  claim->done(answer.status == Status::kTookOver ? RegisterResult::kTookOver : claim->local_result);
   const PeerTable::Entry* entry = peers_.Find(peer);
   if (entry == nullptr || entry->connection != claim->connection) return;  // closed in done
-  for (Held& held : claim->before_queue) Deliver(claim->connection, held.frame);
-  if (answered) DeliverQueued(claim->connection, reply);
-  for (Held& held : claim->held) Deliver(claim->connection, held.frame);
+  for (Held& held : frames) Deliver(claim->connection, held.frame);
+  stats_.relayed_local += queued;
 }
 
 void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* connection) {
@@ -201,27 +271,16 @@ void RedisRegistry::WaitForAbandonedClaim(Registering& claim, std::string_view t
   claim.successor = Successor{connection, std::string(token), std::move(done)};
 }
 
-void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, Registering& claim,
-                                         const redisReply* reply) {
-  const bool refused = reply != nullptr && ReplyText(reply->element[0]) == "TAKEN";
+void RedisRegistry::ReturnAbandonedClaim(const std::string& peer, bool refused,
+                                         std::vector<Held> frames) {
   // Without a reply the step may still have claimed the id: Redis can run it and the link break
   // before the reply is read. Releasing an id this pod does not hold changes nothing (the step
   // checks the owner), and with the link down SendUnregister leaves it to OnUp().
   if (!refused) SendUnregister(peer);
   // What the peer would have received goes back through Redis, in order, after the unregister
   // step: it queues for the peer's next connection, wherever that will be.
-  if (reply != nullptr && !refused) {
-    for (size_t i = 1; i < reply->elements; ++i) {
-      if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
-        RouteThroughRedis(queued->sender_pod, queued->sender, peer, queued->frame, {});
-      }
-    }
-  }
-  for (std::vector<Held>* frames : {&claim.before_queue, &claim.held}) {
-    for (Held& frame : *frames) {
-      RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {},
-                        frame.queue_if_absent);
-    }
+  for (Held& frame : frames) {
+    RouteThroughRedis(frame.sender_pod, frame.sender, peer, frame.frame, {}, frame.queue_if_absent);
   }
 }
 
@@ -237,15 +296,6 @@ void RedisRegistry::SendUnregister(const std::string& peer) {
       kUnregister,
       {layout_.Peers(bucket), layout_.Tokens(bucket), layout_.PodPeers(bucket, options_.pod_id)},
       {peer, options_.pod_id}, nullptr);
-}
-
-void RedisRegistry::DeliverQueued(PeerConnection* connection, const redisReply* reply) {
-  for (size_t i = 1; i < reply->elements; ++i) {
-    if (auto queued = DecodeQueuedEntry(ReplyText(reply->element[i]))) {
-      Deliver(connection, queued->frame);
-      ++stats_.relayed_local;
-    }
-  }
 }
 
 void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame) {

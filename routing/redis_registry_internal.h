@@ -41,6 +41,21 @@ struct RedisRegistry::Held {
   std::string sender;
   std::string frame;
   bool queue_if_absent = true;  // if it must be routed again and the peer is gone: queue it?
+  bool from_channel = false;    // came on this pod's channel (not from a local sender)
+};
+
+// What a register step answered, read out of its reply ({status, marker subscribers, queue...}).
+struct RedisRegistry::ClaimAnswer {
+  enum class Status {
+    kLost,      // no reply: the link went; the step may have run
+    kFailed,    // an error reply: Redis refused the write; no claim
+    kTaken,     // another pod holds the id, alive, with another token
+    kClaimed,   // the id is this pod's
+    kTookOver,  // the id is this pod's, taken from a live pod with the same token
+  };
+  Status status = Status::kLost;
+  bool marked = false;      // the step's marker reached a subscriber (this pod)
+  std::vector<Held> queue;  // what it handed over, oldest first
 };
 
 // A connection waiting for an abandoned claim to give the id back (see WaitForAbandonedClaim).
@@ -50,16 +65,35 @@ struct RedisRegistry::Successor {
   RegisterCallback done;
 };
 
+// A peer's claim, from its register step's sending until the step's reply (and, for a claim
+// made again, its marker) is back.
+//
+// The peer's frames wait here, and the order they go out in is what this is for. The queue the
+// step hands over is older than what a local sender sends meanwhile, and older than what other
+// pods publish here after the step. When this pod claims a peer it serves already (Reclaim: the
+// link came back, or its liveness key lapsed), another pod may also have published here *before*
+// the step (to the pod its cache named), and then queued a later frame when its route step found
+// no entry for the peer (this pod's was reaped while Redis froze): such a frame arrives here
+// while the claim is on its way, and belongs before the queue. So the step publishes a marker on
+// this pod's channel of the peer's bucket; Redis orders a channel, so in a claim made again the
+// frames that came on it before the marker go before the queue, the rest after. (Not in a first
+// claim: its queue may hold frames this pod gave back itself, after newer ones were published
+// here, as when a claim was abandoned; and no pod publishes to a pod for a peer it never held.)
 struct RedisRegistry::Registering {
   PeerConnection* connection;  // nullptr once abandoned: the connection left before the reply
   std::string token;
   RegisterCallback done;
+  RegisterResult local_result;  // kTookOver if a local holder of the id was evicted for it
   std::vector<Held> held;
   std::optional<Successor> successor;  // only on an abandoned claim
   // Frames that reached this pod after it released the peer and before the peer came back here:
   // older than anything in the peer's queue, so delivered first.
   std::vector<Held> before_queue;
-  std::string nonce;  // the register step's, under which Redis keeps what it handed over
+  std::string nonce;     // the register step's, under which Redis keeps what it handed over
+  bool reclaim = false;  // the peer was served here already (see above)
+  bool marker_seen = false;
+  size_t held_before_marker = 0;      // held[0, n) was held when the marker came
+  std::optional<ClaimAnswer> answer;  // the reply, when it came before the marker
 };
 
 // A peer this pod released, until its release marker comes back: what arrived for it meanwhile.

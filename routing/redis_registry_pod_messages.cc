@@ -47,6 +47,9 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
     case PodMessage::Kind::kReleased:
       OnReleased(message->target, message->nonce);
       return;
+    case PodMessage::Kind::kClaimed:
+      OnClaimMarker(message->target, message->nonce);
+      return;
     case PodMessage::Kind::kReplaced:
       if (const PeerTable::Entry* holder = peers_.Find(message->target)) {
         PeerConnection* connection = holder->connection;
@@ -105,6 +108,7 @@ void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
   Held held{std::string(message.sender_pod), std::string(message.sender),
             std::string(message.frame), message.queue_if_absent};
   if (auto it = registering_.find(target); it != registering_.end()) {
+    held.from_channel = true;
     it->second->held.push_back(std::move(held));
   } else if (auto released = releasing_.find(target); released != releasing_.end()) {
     (released->second.requeueing ? released->second.after : released->second.frames)

@@ -68,6 +68,8 @@ if #reply > 0 then
   for _, entry in ipairs(reply) do redis.call('RPUSH', KEYS[7], entry) end
   redis.call('PEXPIRE', KEYS[7], ARGV[7])
 end
+local marked = redis.call('PUBLISH', ARGV[1] .. ':pod:' .. ARGV[3], 'C' .. ARGV[2] .. ' ' .. ARGV[6])
+table.insert(reply, 1, marked)
 table.insert(reply, 1, status)
 return reply
 )lua";

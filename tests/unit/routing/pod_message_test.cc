@@ -40,6 +40,9 @@ std::string Describe(const std::optional<PodMessage>& message) {
     case PodMessage::Kind::kReleased:
       return "released target=" + std::string(message->target) +
              " nonce=" + std::string(message->nonce);
+    case PodMessage::Kind::kClaimed:
+      return "claimed peer=" + std::string(message->target) +
+             " nonce=" + std::string(message->nonce);
     case PodMessage::Kind::kReplaced:
       return "replaced peer=" + std::string(message->target);
     case PodMessage::Kind::kExpired:
@@ -121,6 +124,10 @@ TEST(DecodePodMessageTest, Released) {
   EXPECT_EQ(Describe(DecodePodMessage("Xbob pod-2-17")), "released target=bob nonce=pod-2-17");
 }
 
+TEST(DecodePodMessageTest, Claimed) {
+  EXPECT_EQ(Describe(DecodePodMessage("Cbob pod-2-a1b2-9")), "claimed peer=bob nonce=pod-2-a1b2-9");
+}
+
 // What pods build themselves reads back as what was meant, whatever the frame holds.
 TEST(EncodePodMessageTest, RoundTrips) {
   const std::string frame = "{\"sdp\": \"v=0 a b\"}\n\0x"s;
@@ -192,8 +199,8 @@ TEST(DecodePodMessageTest, BacklogMarker) {
   EXPECT_EQ(Describe(DecodePodMessage("Z63 pod-1-7")), "backlog-marker bucket=63 nonce=pod-1-7");
   EXPECT_EQ(Describe(DecodePodMessage(EncodeBacklogMarker(0, "n"))),
             "backlog-marker bucket=0 nonce=n");
-  for (std::string_view bytes : {"Z"sv, "Z1"sv, "Z1 "sv, "Zx n"sv, "Z-1 n"sv, "Z1 n m"sv,
-                                 "Z99999999 n"sv}) {
+  for (std::string_view bytes :
+       {"Z"sv, "Z1"sv, "Z1 "sv, "Zx n"sv, "Z-1 n"sv, "Z1 n m"sv, "Z99999999 n"sv}) {
     EXPECT_EQ(Describe(DecodePodMessage(bytes)), "malformed") << "[" << bytes << "]";
   }
 }
@@ -202,7 +209,7 @@ TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
   for (std::string_view bytes :
        {""sv,
         // Unknown kinds, and kinds in the wrong case ("d" is a kind of its own).
-        "X"sv, "Xbob pod-1 alice f"sv, "rbob"sv, "ealice bob"sv, "r"sv, " Rbob"sv,
+        "X"sv, "Xbob pod-1 alice f"sv, "rbob"sv, "ealice bob"sv, "cbob n"sv, "r"sv, " Rbob"sv,
         // Deliver: missing parts, empty words, no frame.
         "D"sv, "Dbob"sv, "Dbob "sv, "Dbob pod-1"sv, "Dbob pod-1 "sv, "Dbob pod-1 alice"sv,
         "Dbob pod-1 alice "sv, "D bob pod-1 alice f"sv, "Dbob  pod-1 alice f"sv,
@@ -219,7 +226,8 @@ TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
         "bbob pod-2 alice"sv, "B bob pod-2 alice f"sv,
         // Fence, answer, release marker: exactly two words.
         "F"sv, "Fbob"sv, "Fbob "sv, "F bob pod-1"sv, "Fbob pod-1 x"sv, "fbob"sv, "fbob pod-1 "sv,
-        "Xbob"sv, "Xbob "sv, "X bob n"sv, "Xbob n m"sv,
+        "Xbob"sv, "Xbob "sv, "X bob n"sv, "Xbob n m"sv, "C"sv, "Cbob"sv, "Cbob "sv, "C bob n"sv,
+        "Cbob n m"sv,
         // Expired: not exactly two words.
         "E"sv, "Ealice"sv, "Ealice "sv, "E alice bob"sv, "Ealice  bob"sv, "Ealice bob carol"sv,
         "Ealice bob "sv}) {

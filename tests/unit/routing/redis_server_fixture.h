@@ -70,19 +70,34 @@ class RedisClient {
   }
 
   std::string Run(std::initializer_list<std::string_view> args) {
-    if (!ok()) return "(not connected: " + error() + ")";
+    if (!Send(args)) return "(not connected: " + error() + ")";
+    void* reply = nullptr;
+    if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr) {
+      return "(connection error: " + error() + ")";
+    }
+    std::string text = Render(static_cast<redisReply*>(reply));
+    freeReplyObject(reply);
+    return text;
+  }
+
+  // Writes a command without waiting for its reply (as while Redis holds it: CLIENT PAUSE).
+  // Returns false if it could not be written.
+  bool Send(std::initializer_list<std::string_view> args) {
+    if (!ok()) return false;
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
     for (std::string_view arg : args) {
       argv.push_back(arg.data());
       lengths.push_back(arg.size());
     }
-    auto* reply = static_cast<redisReply*>(
-        redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-    if (reply == nullptr) return "(connection error: " + error() + ")";
-    std::string text = Render(reply);
-    freeReplyObject(reply);
-    return text;
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(),
+                               lengths.data()) != REDIS_OK) {
+      return false;
+    }
+    for (int done = 0; !done;) {
+      if (redisBufferWrite(context_, &done) != REDIS_OK) return false;
+    }
+    return true;
   }
 
   // A reply as one line of text: strings as they are, "(error) ...", "(nil)", arrays as
