@@ -27,10 +27,9 @@ std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string
                                                                      Frame frame,
                                                                      Clock::time_point at) {
   Stream& stream = StreamOf(pod, bucket);
-  if (sequence <= stream.confirmed) {
-    if (sequence < stream.confirmed_from) return frame;
-    return std::nullopt;
-  }
+  if (sequence <= stream.confirmed && sequence >= stream.confirmed_from) return std::nullopt;
+  // Below a receipt's first, or asked about and answered: lost.
+  if (sequence <= stream.confirmed || sequence <= stream.answered) return frame;
   stream.waiting.push_back(Waiting{sequence, at, std::move(frame)});
   ++waiting_;
   return std::nullopt;
@@ -51,8 +50,14 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_vie
     stream.confirmed = receipt.last;
     stream.confirmed_from = receipt.first;
   }
-  while (!stream.waiting.empty() && stream.waiting.front().sequence <= stream.confirmed) {
-    if (stream.waiting.front().sequence < receipt.first) {
+  return Drop(stream, receipt.first, stream.confirmed);
+}
+
+std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Drop(Stream& stream, uint64_t first,
+                                                              uint64_t last) {
+  std::vector<Frame> lost;
+  while (!stream.waiting.empty() && stream.waiting.front().sequence <= last) {
+    if (stream.waiting.front().sequence < first) {
       lost.push_back(std::move(stream.waiting.front().frame));
     }
     stream.waiting.pop_front();
@@ -61,18 +66,80 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_vie
   return lost;
 }
 
+std::vector<UnconfirmedFrames::Ask> UnconfirmedFrames::TakeAsks(Clock::time_point now,
+                                                                Clock::time_point late, bool all) {
+  std::vector<Ask> asks;
+  for (auto& [pod, buckets] : streams_) {
+    for (auto& [bucket, stream] : buckets) {
+      const bool due = all ? !stream.waiting.empty() || stream.given_up != 0
+                           : !stream.waiting.empty() && stream.waiting.front().at < late &&
+                                 stream.asked_at < late;
+      if (!due) continue;
+      stream.asked_at = now;
+      asks.push_back(Ask{pod, bucket, stream.next});
+    }
+  }
+  return asks;
+}
+
+void UnconfirmedFrames::AskRan(std::string_view pod, int bucket, Clock::time_point at) {
+  Stream& stream = StreamOf(pod, bucket);
+  if (stream.ask_ran_at == Clock::time_point{}) stream.ask_ran_at = at;
+}
+
+std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Answered(
+    std::string_view pod, int bucket, uint64_t top, const std::vector<Receipt>& handled) {
+  std::vector<Frame> lost;
+  auto of_pod = streams_.find(pod);
+  if (of_pod == streams_.end()) return lost;
+  auto it = of_pod->second.find(bucket);
+  // Not asked by this pod: by a predecessor under the same id.
+  if (it == of_pod->second.end() || top > it->second.next) return lost;
+  for (const Receipt& receipt : handled) {
+    if (receipt.bucket != bucket) continue;
+    std::vector<Frame> below = Confirm(pod, receipt);
+    std::move(below.begin(), below.end(), std::back_inserter(lost));
+  }
+  Stream& stream = it->second;
+  stream.answered = std::max(stream.answered, top);
+  std::vector<Frame> unhandled = Drop(stream, top + 1, top);
+  std::move(unhandled.begin(), unhandled.end(), std::back_inserter(lost));
+  if (top >= stream.given_up) stream.given_up = 0;
+  stream.asked_at = {};
+  stream.ask_ran_at = {};
+  return lost;
+}
+
+void UnconfirmedFrames::GiveUp(Stream& stream, Clock::time_point cutoff,
+                               std::vector<Frame>* given_up) {
+  while (!stream.waiting.empty() && stream.waiting.front().at < cutoff) {
+    stream.given_up = std::max(stream.given_up, stream.waiting.front().sequence);
+    given_up->push_back(std::move(stream.waiting.front().frame));
+    stream.waiting.pop_front();
+    --waiting_;
+  }
+}
+
+std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakeUnanswered(Clock::time_point cutoff) {
+  std::vector<Frame> given_up;
+  if (waiting_ == 0) return given_up;
+  for (auto& [pod, buckets] : streams_) {
+    for (auto& [bucket, stream] : buckets) {
+      if (stream.ask_ran_at == Clock::time_point{} || stream.ask_ran_at >= cutoff) continue;
+      GiveUp(stream, Clock::time_point::max(), &given_up);
+      stream.asked_at = {};
+      stream.ask_ran_at = {};
+    }
+  }
+  return given_up;
+}
+
 std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakePublishedBefore(
     Clock::time_point cutoff) {
   std::vector<Frame> overdue;
   if (waiting_ == 0) return overdue;
   for (auto& [pod, buckets] : streams_) {
-    for (auto& [bucket, stream] : buckets) {
-      while (!stream.waiting.empty() && stream.waiting.front().at < cutoff) {
-        overdue.push_back(std::move(stream.waiting.front().frame));
-        stream.waiting.pop_front();
-        --waiting_;
-      }
-    }
+    for (auto& [bucket, stream] : buckets) GiveUp(stream, cutoff, &overdue);
   }
   return overdue;
 }
@@ -82,14 +149,22 @@ bool ReceiptsOwed::Handled(std::string_view sender_pod, int bucket, uint64_t seq
   auto pod = streams_.find(sender_pod);
   if (pod == streams_.end()) pod = streams_.try_emplace(std::string(sender_pod)).first;
   Range& range = pod->second[bucket];
-  if (sequence <= range.last && range.last - sequence <= kRestartGap) return false;
+  const uint64_t ceiling = std::max(range.last, range.fenced);
+  const bool restarted = sequence <= ceiling && ceiling - sequence > kRestartGap;
+  if (sequence <= ceiling && !restarted) return false;
   if (range.first != 0 && sequence != range.last + 1) {
     if (range.changed) {
       closed_[pod->first].push_back(Receipt{bucket, range.first, range.last});
       range.changed = false;
       --changed_;
     }
+    range.earlier.push_back(Receipt{bucket, range.first, range.last});
+    if (range.earlier.size() > kRangesKept - 1) range.earlier.pop_front();
     range.first = 0;
+  }
+  if (restarted) {
+    range.earlier.clear();
+    range.fenced = 0;
   }
   if (range.first == 0) range.first = sequence;
   range.last = sequence;
@@ -97,6 +172,35 @@ bool ReceiptsOwed::Handled(std::string_view sender_pod, int bucket, uint64_t seq
   if (!range.changed) ++changed_;
   range.changed = true;
   return true;
+}
+
+void ReceiptsOwed::Unhandle(std::string_view sender_pod, int bucket, uint64_t sequence) {
+  auto pod = streams_.find(sender_pod);
+  if (pod == streams_.end()) return;
+  auto it = pod->second.find(bucket);
+  if (it == pod->second.end()) return;
+  Range& range = it->second;
+  if (range.first == 0 || range.last != sequence) return;
+  if (range.first == sequence) {
+    range.first = 0;
+    if (range.changed) {
+      range.changed = false;
+      --changed_;
+    }
+  }
+  range.last = sequence - 1;
+}
+
+std::vector<Receipt> ReceiptsOwed::Ask(std::string_view sender_pod, int bucket, uint64_t top,
+                                       Clock::time_point now) {
+  auto pod = streams_.find(sender_pod);
+  if (pod == streams_.end()) pod = streams_.try_emplace(std::string(sender_pod)).first;
+  Range& range = pod->second[bucket];
+  range.fenced = std::max(range.fenced, top);
+  range.touched = now;
+  std::vector<Receipt> handled(range.earlier.begin(), range.earlier.end());
+  if (range.first != 0) handled.push_back(Receipt{bucket, range.first, range.last});
+  return handled;
 }
 
 std::vector<std::pair<std::string, std::vector<Receipt>>> ReceiptsOwed::Take(

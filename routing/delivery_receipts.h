@@ -12,8 +12,17 @@
 // its sender of) before it sent the newer ones: the receiving pod drops it, so order holds.
 //
 // The sending pod keeps each frame until a receipt covers it. A frame numbered below a receipt's
-// first is lost, and so is one that waits longer than the receipt timeout; their senders are
-// told. Pure bookkeeping, no I/O: both halves are driven by RedisRegistry.
+// first is lost; its sender is told. A receipt that is late (the receiving pod stalled, died, or
+// lost its link; or this pod's link was lost, with the receipts sent meanwhile and perhaps frames
+// still in its old connection) is not taken for a loss at once: the sending pod asks the receiving
+// pod how far it handled the stream, on the stream's own channel, so that the question comes
+// after every frame sent before it on that connection. The answer lists what was handled, and
+// from then on the receiving pod drops any frame of the stream up to the number asked about that
+// still arrives (from a connection given up on, which Redis may run late). So a frame is either
+// covered by the answer or told, never both. Only when asks go unanswered (the receiving pod is
+// gone), or Redis is away for long, are frames given up on without an answer.
+//
+// Pure bookkeeping, no I/O: both halves are driven by RedisRegistry.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +64,37 @@ class UnconfirmedFrames {
   // handled. Returns the frames before receipt.first that were waiting: they are lost.
   std::vector<Frame> Confirm(std::string_view pod, const Receipt& receipt);
 
-  // Removes and returns every frame published before `cutoff` that no receipt covers.
+  // A question for `pod`, on its channel of `bucket`: which frames of this pod's stream to it,
+  // numbered up to `top`, did it handle?
+  struct Ask {
+    std::string pod;
+    int bucket = 0;
+    uint64_t top = 0;
+  };
+
+  // The streams to ask about now, each marked as asked at `now`: those whose oldest waiting
+  // frame was published before `late` (its receipt is late), unless asked after `late`. With
+  // `all` (this pod's link to Redis is new), every stream with a frame waiting or given up on
+  // without an answer: receipts sent while the link was away are lost, and Redis may still run
+  // frames the old connection held.
+  std::vector<Ask> TakeAsks(Clock::time_point now, Clock::time_point late, bool all);
+
+  // Redis ran an ask about that stream at `at` (whether it reached a subscriber or not): if no
+  // answer comes, TakeUnanswered gives its frames up.
+  void AskRan(std::string_view pod, int bucket, Clock::time_point at);
+
+  // `pod`'s answer to an ask about `top`: it handled the frames of `handled` (ranges, oldest
+  // first), and drops any other frame of the stream up to `top` that still reaches it. Returns
+  // the frames that were waiting and are lost.
+  std::vector<Frame> Answered(std::string_view pod, int bucket, uint64_t top,
+                              const std::vector<Receipt>& handled);
+
+  // Removes and returns the frames of every stream whose first ask Redis ran before `cutoff`
+  // and that no answer followed: the receiving pod is gone or does not read its channel.
+  std::vector<Frame> TakeUnanswered(Clock::time_point cutoff);
+
+  // Removes and returns every frame published before `cutoff` that no receipt covers (asked
+  // about or not: Redis was away for that long).
   std::vector<Frame> TakePublishedBefore(Clock::time_point cutoff);
 
   // Frames waiting for a receipt.
@@ -69,10 +108,19 @@ class UnconfirmedFrames {
   };
   struct Stream {
     uint64_t next = 0;
-    uint64_t confirmed = 0;       // the highest number a receipt covered
-    uint64_t confirmed_from = 0;  // the first of that receipt
-    std::deque<Waiting> waiting;  // in sequence order
+    uint64_t confirmed = 0;          // the highest number a receipt covered
+    uint64_t confirmed_from = 0;     // the first of that receipt
+    uint64_t answered = 0;           // the highest number an answer covered (handled or not)
+    std::deque<Waiting> waiting;     // in sequence order
+    Clock::time_point asked_at{};    // the last ask sent, until its answer
+    Clock::time_point ask_ran_at{};  // the first ask Redis ran since the last answer
+    uint64_t given_up = 0;           // the highest number given up on without an answer
   };
+
+  // Removes the waiting frames numbered up to `last` and returns those below `first` (lost).
+  std::vector<Frame> Drop(Stream& stream, uint64_t first, uint64_t last);
+  // Removes the stream's waiting frames published before `cutoff` (all, if it is the max).
+  void GiveUp(Stream& stream, Clock::time_point cutoff, std::vector<Frame>* given_up);
 
   Stream& StreamOf(std::string_view pod, int bucket);
 
@@ -92,6 +140,19 @@ class ReceiptsOwed {
   static constexpr uint64_t kRestartGap = 1'000'000;
   bool Handled(std::string_view sender_pod, int bucket, uint64_t sequence, Clock::time_point now);
 
+  // Takes back frame `sequence`, the last Handled accepted from that stream: this pod could not
+  // handle it after all (it could not hand it back, its link being down). The stream's next
+  // receipt starts after it, so its sender's pod takes it for lost. Does nothing if it is not
+  // the last.
+  void Unhandle(std::string_view sender_pod, int bucket, uint64_t sequence);
+
+  // `sender_pod` asks which frames of its stream, numbered up to `top`, this pod handled.
+  // Returns the ranges it remembers (the last kRangesKept, oldest first), and from now on
+  // refuses every frame of the stream numbered up to `top` (Handled returns false).
+  static constexpr size_t kRangesKept = 8;
+  std::vector<Receipt> Ask(std::string_view sender_pod, int bucket, uint64_t top,
+                           Clock::time_point now);
+
   // The receipts to send, one list per sending pod, for the streams that moved since the last
   // call; a stream's older ranges before its newer ones. Forgets the streams that did not move
   // for `forget_after` (the pods that sent on them are gone).
@@ -104,8 +165,10 @@ class ReceiptsOwed {
   struct Range {
     uint64_t first = 0;
     uint64_t last = 0;
+    uint64_t fenced = 0;  // the highest number asked about: refused from then on
     bool changed = false;
     Clock::time_point touched;
+    std::deque<Receipt> earlier;  // the ranges before this one, for answers (kRangesKept)
   };
   // pod -> bucket -> the range being extended
   StringMap<std::unordered_map<int, Range>> streams_;

@@ -33,6 +33,14 @@ bool ParseNumber(std::string_view text, uint64_t* value) {
   return !text.empty() && ec == std::errc() && end == text.data() + text.size();
 }
 
+// A bucket number: decimal, not absurdly large (the caller checks it against kBuckets).
+bool ParseBucket(std::string_view text, int* bucket) {
+  uint64_t number = 0;
+  if (!ParseNumber(text, &number) || number > 1000000) return false;
+  *bucket = static_cast<int>(number);
+  return true;
+}
+
 std::string Join(char kind, std::initializer_list<std::string_view> words) {
   size_t size = 1;
   for (std::string_view word : words) size += word.size() + 1;
@@ -44,6 +52,20 @@ std::string Join(char kind, std::initializer_list<std::string_view> words) {
     message.append(word);
   }
   return message;
+}
+
+// "<bucket>:<first>-<last>,...", as DecodeReceipts reads it.
+std::string ReceiptList(const std::vector<Receipt>& receipts) {
+  std::string list;
+  for (const Receipt& receipt : receipts) {
+    if (!list.empty()) list.push_back(',');
+    list.append(std::to_string(receipt.bucket))
+        .append(":")
+        .append(std::to_string(receipt.first))
+        .append("-")
+        .append(std::to_string(receipt.last));
+  }
+  return list;
 }
 
 }  // namespace
@@ -85,15 +107,30 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
         return std::nullopt;
       }
       return message;
+    case 'Q':
+    case 'A': {
+      message.kind = bytes[0] == 'Q' ? PodMessage::Kind::kAsk : PodMessage::Kind::kAnswer;
+      std::string_view bucket;
+      std::string_view top;
+      if (!TakeWord(&rest, &message.pod) || !TakeWord(&rest, &bucket) ||
+          !ParseBucket(bucket, &message.bucket)) {
+        return std::nullopt;
+      }
+      if (message.kind == PodMessage::Kind::kAnswer && TakeWord(&rest, &top)) {
+        message.receipts = rest;
+        if (!DecodeReceipts(message.receipts)) return std::nullopt;
+      } else {
+        top = rest;
+      }
+      if (!ParseNumber(top, &message.sequence) || message.sequence == 0) return std::nullopt;
+      return message;
+    }
     case 'Z': {
       message.kind = PodMessage::Kind::kBacklogMarker;
       std::string_view bucket;
-      uint64_t number = 0;
-      if (!TakeTwoWords(rest, &bucket, &message.nonce) || !ParseNumber(bucket, &number) ||
-          number > 1000000) {
+      if (!TakeTwoWords(rest, &bucket, &message.nonce) || !ParseBucket(bucket, &message.bucket)) {
         return std::nullopt;
       }
-      message.bucket = static_cast<int>(number);
       return message;
     }
     case 'b':
@@ -163,16 +200,18 @@ std::optional<std::vector<Receipt>> DecodeReceipts(std::string_view list) {
 }
 
 std::string EncodeReceipts(std::string_view receiving_pod, const std::vector<Receipt>& receipts) {
-  std::string list;
-  for (const Receipt& receipt : receipts) {
-    if (!list.empty()) list.push_back(',');
-    list.append(std::to_string(receipt.bucket))
-        .append(":")
-        .append(std::to_string(receipt.first))
-        .append("-")
-        .append(std::to_string(receipt.last));
-  }
-  return Join('K', {receiving_pod, list});
+  return Join('K', {receiving_pod, ReceiptList(receipts)});
+}
+
+std::string EncodeAsk(std::string_view asking_pod, int bucket, uint64_t top) {
+  return Join('Q', {asking_pod, std::to_string(bucket), std::to_string(top)});
+}
+
+std::string EncodeAnswer(std::string_view answering_pod, int bucket, uint64_t top,
+                         const std::vector<Receipt>& handled) {
+  std::string message = Join('A', {answering_pod, std::to_string(bucket), std::to_string(top)});
+  if (!handled.empty()) message.append(" ").append(ReceiptList(handled));
+  return message;
 }
 
 std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,

@@ -17,6 +17,13 @@
 //                                                                  handled every frame of this
 //                                                                  pod's stream to it and that
 //                                                                  bucket from <first> to <last>
+//                        Q<pod> <bucket> <top>                     <pod> asks which frames of its
+//                                                                  stream to this pod and bucket,
+//                                                                  numbered up to <top>, this pod
+//                                                                  handled (a receipt is late)
+//                        A<pod> <bucket> <top>[ <bucket>:<first>-<last>,...]  <pod>'s answer: it
+//                                                                  handled these, and drops the
+//                                                                  rest up to <top> if they come
 //                        B<target> <bouncer-pod> <sender> <frame>  a frame this pod sent to a pod
 //                        b<target> <bouncer-pod> <sender> <frame>  that does not hold the target,
 //                                                                  handed back (b: do not queue)
@@ -60,6 +67,8 @@ struct PodMessage {
     kReplaced,
     kExpired,
     kReceipts,
+    kAsk,
+    kAnswer,
     kBacklogMarker
   };
   Kind kind = Kind::kDeliver;
@@ -67,14 +76,16 @@ struct PodMessage {
                                 // peer taken over
   std::string_view sender_pod;  // kDeliver
   std::string_view pod;         // kBounce: who bounced; kFence: whom to answer; kFenceAnswer: who
-                                // answers; kReceipts: who handled the frames
+                                // answers; kReceipts, kAnswer: who handled the frames; kAsk: who
+                                // asks
   std::string_view sender;      // kDeliver, kBounce, kExpired
   std::string_view frame;       // kDeliver, kBounce
   std::string_view nonce;       // kReleased, kClaimed, kBacklogMarker
   bool queue_if_absent = true;  // kDeliver, kBounce: queue the frame if the target is absent
-  uint64_t sequence = 0;        // kDeliver: > 0 when the sender's pod wants a receipt
-  std::string_view receipts;    // kReceipts: the list, for DecodeReceipts
-  int bucket = 0;               // kBacklogMarker
+  uint64_t sequence = 0;        // kDeliver: > 0 when the sender's pod wants a receipt; kAsk,
+                                // kAnswer: the top number asked about
+  std::string_view receipts;    // kReceipts, kAnswer (may be empty): the list, for DecodeReceipts
+  int bucket = 0;               // kBacklogMarker, kAsk, kAnswer
 };
 
 // One receipt: the receiving pod has handled every frame of a stream (sender pod -> receiving
@@ -102,6 +113,10 @@ std::string EncodeDeliver(std::string_view target, std::string_view sender_pod,
 // `receipts` must not be empty.
 std::string EncodeReceipts(std::string_view receiving_pod, const std::vector<Receipt>& receipts);
 std::string EncodeBacklogMarker(int bucket, std::string_view nonce);
+std::string EncodeAsk(std::string_view asking_pod, int bucket, uint64_t top);
+// `handled` may be empty.
+std::string EncodeAnswer(std::string_view answering_pod, int bucket, uint64_t top,
+                         const std::vector<Receipt>& handled);
 std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,
                          std::string_view sender, std::string_view frame, bool queue_if_absent);
 std::string EncodeFence(std::string_view target, std::string_view answer_to_pod);

@@ -102,6 +102,9 @@ void RedisRegistry::OnUp(bool restarted) {
     if (peers_.Find(peer) == nullptr) SendUnregister(peer);
   }
   if (restarted) ForgetQueuesLostWithRedis();
+  // Receipts sent while the link was away are lost, and Redis may still run what the old
+  // connection held: ask every pod this pod waits on (delivery_receipts.h).
+  SendAsks(unconfirmed_.TakeAsks(Clock::now(), Clock::now(), /*all=*/true));
   ResumeReleases();
   // Redis may have restarted empty, or reaped this pod while it was away: claim every local
   // peer again.

@@ -150,7 +150,8 @@ class RedisRegistry : public Registry {
   // One PUBLISH to the pod `owner` names; its reply is handled by OnPublishReply.
   void PublishTo(OwnerCache::Entry& owner, std::string_view from, std::string_view to,
                  std::string_view frame, std::string_view ref, bool queue_if_absent);
-  void OnPublishReply(uint64_t sequence, redisReply* reply);
+  // `sent`: the link took the command (so a missing reply leaves it unknown whether Redis ran it).
+  void OnPublishReply(uint64_t sequence, redisReply* reply, bool sent = true);
   // Sends a frame to the pod that holds `target`, else queues it in Redis (unless
   // `queue_if_absent` is false: then it is dropped).
   void RouteThroughRedis(std::string_view sender_pod, std::string_view sender,
@@ -177,6 +178,10 @@ class RedisRegistry : public Registry {
              Clock::time_point check_at);
   void CheckExpiry(ExpiryTracker::Pair pair);
   void ExchangeReceipts(Clock::time_point now);
+  // Asks the receiving pods of those streams how far they handled them (delivery_receipts.h).
+  void SendAsks(std::vector<UnconfirmedFrames::Ask> asks);
+  // Another pod asks how far this pod handled its stream: answers on its channel of bucket 0.
+  void AnswerAsk(const PodMessage& ask);
   // Tells the senders of frames no receipt covers that they may be lost.
   void TellUnconfirmed(std::vector<UnconfirmedFrames::Frame> frames);
   void TellOverheard(std::string_view message);

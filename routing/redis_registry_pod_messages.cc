@@ -64,6 +64,16 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
       }
       return;
     }
+    case PodMessage::Kind::kAsk:
+      AnswerAsk(*message);
+      return;
+    case PodMessage::Kind::kAnswer: {
+      std::vector<Receipt> handled;
+      if (!message->receipts.empty()) handled = *DecodeReceipts(message->receipts);
+      TellUnconfirmed(
+          unconfirmed_.Answered(message->pod, message->bucket, message->sequence, handled));
+      return;
+    }
     case PodMessage::Kind::kBacklogMarker:
       if (message->nonce == backlog_nonce_ && message->bucket < KeyLayout::kBuckets &&
           catching_up_[message->bucket]) {
@@ -119,6 +129,12 @@ void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
 }
 
 void RedisRegistry::Bounce(const PodMessage& message) {
+  if (!link_.up() && message.sequence > 0) {
+    // It cannot be handed back now: it is not handled after all, so the receipts show it lost
+    // and its sender is told.
+    receipts_owed_.Unhandle(message.sender_pod, KeyLayout::BucketOf(message.target),
+                            message.sequence);
+  }
   BounceHeld(message.target, Held{std::string(message.sender_pod), std::string(message.sender),
                                   std::string(message.frame), message.queue_if_absent});
 }

@@ -9,15 +9,20 @@ namespace {
 // How often a pod sends the receipts it owes (delivery_receipts.h).
 constexpr std::chrono::milliseconds kReceiptPeriod(250);
 
+// A frame whose receipt is this late makes its pod ask the receiving pod how far it handled the
+// stream (delivery_receipts.h); receipts normally come within kReceiptPeriod and a round trip.
+constexpr std::chrono::milliseconds kAskAfter(1000);
+
 // How long a pod remembers the last number of a stream that sent nothing more: far longer than a
 // connection given up on can still deliver late (delivery_receipts.h).
 constexpr std::chrono::minutes kForgetStreamsAfter(10);
 
 }  // namespace
 
-// Once a second: sends the receipts owed (on each sending pod's channel of bucket 0), and tells the
-// senders of frames that no receipt covered within the receipt timeout: the pod that Redis
-// counted as subscribed never handled them.
+// Each tick: sends the receipts owed (on each sending pod's channel of bucket 0), asks about the
+// streams whose receipts are late, and tells the senders of frames given up on: those of streams
+// whose asks went unanswered for the receipt timeout (the pod that Redis counted as subscribed is
+// gone), and any published three timeouts ago (Redis was away for that long).
 void RedisRegistry::ExchangeReceipts(Clock::time_point now) {
   if (link_.up() && !receipts_owed_.empty() && now - receipts_sent_at_ >= kReceiptPeriod) {
     receipts_sent_at_ = now;
@@ -27,8 +32,33 @@ void RedisRegistry::ExchangeReceipts(Clock::time_point now) {
                     nullptr);
     }
   }
-  if (unconfirmed_.size() == 0 || catching_up_count_ > 0) return;
-  TellUnconfirmed(unconfirmed_.TakePublishedBefore(now - options_.receipt_timeout));
+  if (unconfirmed_.size() == 0) return;
+  if (link_.up()) SendAsks(unconfirmed_.TakeAsks(now, now - kAskAfter, /*all=*/false));
+  if (catching_up_count_ > 0) return;
+  TellUnconfirmed(unconfirmed_.TakeUnanswered(now - options_.receipt_timeout));
+  TellUnconfirmed(unconfirmed_.TakePublishedBefore(now - 3 * options_.receipt_timeout));
+}
+
+void RedisRegistry::SendAsks(std::vector<UnconfirmedFrames::Ask> asks) {
+  for (UnconfirmedFrames::Ask& ask : asks) {
+    ++stats_.receipt_asks;
+    auto ran = [this, pod = ask.pod, bucket = ask.bucket](redisReply* reply) {
+      if (reply != nullptr && !closing_) unconfirmed_.AskRan(pod, bucket, Clock::now());
+    };
+    link_.Command({link_.publish_verb(), layout_.Channel(ask.bucket, ask.pod),
+                   EncodeAsk(options_.pod_id, ask.bucket, ask.top)},
+                  ran);
+  }
+}
+
+void RedisRegistry::AnswerAsk(const PodMessage& ask) {
+  if (ask.bucket >= KeyLayout::kBuckets) return;
+  const std::vector<Receipt> handled =
+      receipts_owed_.Ask(ask.pod, ask.bucket, ask.sequence, Clock::now());
+  if (!link_.up()) return;  // the asking pod asks again
+  link_.Command({link_.publish_verb(), layout_.Channel(0, ask.pod),
+                 EncodeAnswer(options_.pod_id, ask.bucket, ask.sequence, handled)},
+                nullptr);
 }
 
 // A pod whose event loop stalled (frozen, starved) has a backlog on its channels: frames, and

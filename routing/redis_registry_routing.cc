@@ -68,11 +68,11 @@ void RedisRegistry::PublishTo(OwnerCache::Entry& owner, std::string_view from, s
   const uint64_t sequence = publish_sequence_;
   if (!link_.Command({link_.publish_verb(), channel, publishes_.back().message},
                      [this, sequence](redisReply* reply) { OnPublishReply(sequence, reply); })) {
-    OnPublishReply(sequence, nullptr);
+    OnPublishReply(sequence, nullptr, /*sent=*/false);
   }
 }
 
-void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
+void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply, bool sent) {
   // One Redis answers in the order the commands were sent, but the masters of a cluster each in
   // their own: publish_replied_ counts only those with every earlier one answered too.
   Publish& entry = publishes_[sequence - publishes_.front().sequence];
@@ -82,9 +82,14 @@ void RedisRegistry::OnPublishReply(uint64_t sequence, redisReply* reply) {
   publish_replied_ = publishes_.empty() ? publish_sequence_ : publishes_.front().sequence - 1;
   if (closing_) return;
   const bool answered = reply != nullptr && reply->type == REDIS_REPLY_INTEGER;
-  if (answered && reply->integer > 0) {  // the common case: it waits for the pod's receipt
-    ++stats_.relayed_remote;
-    if (!detours_.empty()) TellOverheard(publish.message);
+  // Lost with the link, it may still have run (or run later, from the old connection): it waits
+  // like a frame that reached a subscriber, and once the link is back the pod is asked.
+  const bool unknown = reply == nullptr && sent;
+  if ((answered && reply->integer > 0) || unknown) {  // the common case: wait for the receipt
+    if (answered) {
+      ++stats_.relayed_remote;
+      if (!detours_.empty()) TellOverheard(publish.message);
+    }
     std::optional<UnconfirmedFrames::Frame> lost =
         unconfirmed_.Published(publish.pod, publish.bucket, publish.stream_sequence,
                                {std::move(publish.message), std::move(publish.ref)}, Clock::now());

@@ -47,6 +47,7 @@ struct RoutingStats {
   uint64_t unconfirmed = 0;       // frames a pod's subscription took but no receipt covered
   uint64_t stale_dropped = 0;     // frames read after this pod stalled: their senders are told
   uint64_t late_dropped = 0;      // frames Redis ran after newer ones: their senders are told
+  uint64_t receipt_asks = 0;      // times a pod asked another how far it handled a stream
   int redis_up = -1;              // 1 up, 0 down, -1 no Redis backend
   uint64_t redis_reconnects = 0;  // times the link to Redis was lost
   uint64_t redis_errors = 0;      // commands Redis answered with an error (full, read-only...)

@@ -110,6 +110,10 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
         "Messages Redis ran after newer ones of the same sender's pod (left in a connection that "
         "pod had given up on): dropped to keep order, since their senders were told.",
         static_cast<double>(routing.late_dropped));
+    Single(&out, "switchboard_cross_pod_receipt_asks_total", "counter",
+           "Times this pod asked another which of its messages it handled, because the receipt "
+           "was late or the link to Redis was new (docs/architecture.md, \"Receipts\").",
+           static_cast<double>(routing.receipt_asks));
   }
   if (routing.redis_latency != nullptr) {
     Header(&out, "switchboard_redis_command_seconds", "histogram",

@@ -110,6 +110,90 @@ TEST(UnconfirmedFramesTest, OnlyFramesPublishedBeforeTheCutoffAreGivenUp) {
   EXPECT_TRUE(frames.TakePublishedBefore(t0 + milliseconds(100)).empty());
 }
 
+// Publishes `count` frames to pod-b's stream of bucket 0 at `at`; returns their numbers.
+std::vector<uint64_t> PublishSome(UnconfirmedFrames* frames, int count, Clock::time_point at,
+                                  std::string_view prefix = "m") {
+  std::vector<uint64_t> numbers;
+  for (int i = 0; i < count; ++i) {
+    numbers.push_back(frames->NextSequence("pod-b", 0));
+    frames->Published("pod-b", 0, numbers.back(), {std::string(prefix) + std::to_string(i), ""},
+                      at);
+  }
+  return numbers;
+}
+
+// A receipt is late: the stream is asked about once, about every number given out so far, and
+// again only once the last ask is as old as the lateness.
+TEST(UnconfirmedFramesTest, AStreamWhoseReceiptIsLateIsAskedAbout) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<uint64_t> sent = PublishSome(&frames, 2, t0);
+  EXPECT_TRUE(frames.TakeAsks(t0 + milliseconds(500), t0, false).empty()) << "not late yet";
+  const std::vector<UnconfirmedFrames::Ask> asks =
+      frames.TakeAsks(t0 + milliseconds(1500), t0 + milliseconds(500), false);
+  ASSERT_EQ(asks.size(), 1u);
+  EXPECT_EQ(asks[0].pod, "pod-b");
+  EXPECT_EQ(asks[0].bucket, 0);
+  EXPECT_EQ(asks[0].top, sent[1]);
+  EXPECT_TRUE(frames.TakeAsks(t0 + milliseconds(2000), t0 + milliseconds(1000), false).empty())
+      << "asked 500 ms ago";
+  EXPECT_EQ(frames.TakeAsks(t0 + milliseconds(2600), t0 + milliseconds(1600), false).size(), 1u);
+  EXPECT_EQ(frames.size(), 2u) << "asking gives nothing up";
+}
+
+// After a new link, every stream with a frame waiting is asked about, late or not.
+TEST(UnconfirmedFramesTest, ANewLinkAsksAboutEveryStreamWaiting) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  PublishSome(&frames, 1, t0);
+  frames.NextSequence("pod-c", 3);  // a stream with nothing waiting
+  const std::vector<UnconfirmedFrames::Ask> asks = frames.TakeAsks(t0, t0, true);
+  ASSERT_EQ(asks.size(), 1u);
+  EXPECT_EQ(asks[0].pod, "pod-b");
+}
+
+// The answer: what it lists is handled, every other frame up to the top is lost, and frames
+// numbered above the top go on waiting.
+TEST(UnconfirmedFramesTest, AnAnswerSettlesEveryFrameUpToItsTop) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<uint64_t> sent = PublishSome(&frames, 6, t0);
+  const uint64_t top = sent[4];
+  EXPECT_EQ(
+      Messages(frames.Answered("pod-b", 0, top, {{0, sent[0], sent[1]}, {0, sent[3], sent[3]}})),
+      (std::vector<std::string>{"m2/", "m4/"}));
+  EXPECT_EQ(frames.size(), 1u) << "m5 was sent after the ask";
+  // A publish reply that comes after the answer: the frame was asked about, and not listed.
+  const uint64_t late = frames.NextSequence("pod-b", 0);
+  EXPECT_EQ(Messages(frames.Answered("pod-b", 0, late, {})), (std::vector<std::string>{"m5/"}));
+  EXPECT_TRUE(frames.Published("pod-b", 0, late, {"late", ""}, t0).has_value());
+  EXPECT_EQ(frames.size(), 0u);
+  // An answer about numbers this pod never gave out is a predecessor's: ignored.
+  PublishSome(&frames, 1, t0);
+  EXPECT_TRUE(frames.Answered("pod-b", 0, late + 100, {}).empty());
+  EXPECT_EQ(frames.size(), 1u);
+}
+
+// Asks that Redis ran but nobody answered for the timeout: the stream's frames are given up on,
+// and the next new link asks about it again, so that the receiving pod drops any that arrive.
+TEST(UnconfirmedFramesTest, AStreamWhoseAsksGoUnansweredIsGivenUp) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  PublishSome(&frames, 2, t0);
+  frames.TakeAsks(t0 + milliseconds(1000), t0 + milliseconds(1000), false);
+  EXPECT_TRUE(frames.TakeUnanswered(t0 + milliseconds(5000)).empty())
+      << "Redis never ran the ask (it is frozen, or the link is down): nothing is given up";
+  frames.AskRan("pod-b", 0, t0 + milliseconds(1000));
+  frames.AskRan("pod-b", 0, t0 + milliseconds(2000));  // the first one counts
+  EXPECT_TRUE(frames.TakeUnanswered(t0 + milliseconds(1000)).empty());
+  EXPECT_EQ(Messages(frames.TakeUnanswered(t0 + milliseconds(1001))),
+            (std::vector<std::string>{"m0/", "m1/"}));
+  EXPECT_EQ(frames.size(), 0u);
+  EXPECT_EQ(frames.TakeAsks(t0, t0, true).size(), 1u) << "given up on without an answer";
+  frames.Answered("pod-b", 0, frames.NextSequence("pod-b", 0), {});
+  EXPECT_TRUE(frames.TakeAsks(t0, t0, true).empty()) << "answered since";
+}
+
 using Owed = std::vector<std::pair<std::string, std::vector<Receipt>>>;
 constexpr auto kForget = std::chrono::minutes(10);
 
@@ -176,6 +260,53 @@ TEST(ReceiptsOwedTest, APodRestartedWithItsClockBehindStartsItsStreamAfresh) {
   EXPECT_FALSE(owed.Handled("pod-a", 7, restarted, now));
   EXPECT_EQ(owed.Take(now, kForget),
             (Owed{{"pod-a", {{7, old_numbers, old_numbers}, {7, restarted, restarted + 1}}}}));
+}
+
+// An ask is answered with the ranges remembered, and the numbers asked about that never came are
+// refused from then on: they may still come from a connection their pod gave up on.
+TEST(ReceiptsOwedTest, AnAskIsAnsweredWithTheRangesAndFencesTheRest) {
+  ReceiptsOwed owed;
+  const Clock::time_point now = Clock::now();
+  owed.Handled("pod-a", 1, 10, now);
+  owed.Handled("pod-a", 1, 11, now);
+  owed.Handled("pod-a", 1, 20, now);
+  owed.Take(now, kForget);  // sent already: an answer lists them again
+  EXPECT_EQ(owed.Ask("pod-a", 1, 25, now), (std::vector<Receipt>{{1, 10, 11}, {1, 20, 20}}));
+  EXPECT_FALSE(owed.Handled("pod-a", 1, 21, now)) << "asked about, never came: dropped";
+  EXPECT_FALSE(owed.Handled("pod-a", 1, 25, now));
+  EXPECT_TRUE(owed.Handled("pod-a", 1, 26, now)) << "sent after the ask";
+  EXPECT_EQ(owed.Ask("pod-a", 1, 26, now),
+            (std::vector<Receipt>{{1, 10, 11}, {1, 20, 20}, {1, 26, 26}}));
+  EXPECT_TRUE(owed.Ask("pod-z", 4, 9, now).empty()) << "a stream never seen";
+  EXPECT_FALSE(owed.Handled("pod-z", 4, 9, now));
+}
+
+TEST(ReceiptsOwedTest, AnAnswerListsOnlyTheLastRanges) {
+  ReceiptsOwed owed;
+  const Clock::time_point now = Clock::now();
+  for (uint64_t i = 1; i <= 2 * ReceiptsOwed::kRangesKept; ++i)
+    owed.Handled("pod-a", 0, 10 * i, now);
+  const std::vector<Receipt> handled = owed.Ask("pod-a", 0, 1000, now);
+  ASSERT_EQ(handled.size(), ReceiptsOwed::kRangesKept);
+  EXPECT_EQ(handled.back(), (Receipt{0, 160, 160}));
+}
+
+// A frame this pod could not hand back (its link is down) is taken back: the next range starts
+// after it, so its sender's pod takes it for lost.
+TEST(ReceiptsOwedTest, AFrameTakenBackIsLeftOutOfTheReceipts) {
+  ReceiptsOwed owed;
+  const Clock::time_point now = Clock::now();
+  owed.Handled("pod-a", 1, 10, now);
+  owed.Handled("pod-a", 1, 11, now);
+  owed.Unhandle("pod-a", 1, 11);
+  owed.Unhandle("pod-a", 1, 9);  // not the last: nothing
+  owed.Handled("pod-a", 1, 12, now);
+  EXPECT_EQ(owed.Take(now, kForget), (Owed{{"pod-a", {{1, 10, 10}, {1, 12, 12}}}}));
+  owed.Handled("pod-a", 2, 5, now);
+  owed.Unhandle("pod-a", 2, 5);
+  EXPECT_TRUE(owed.empty()) << "a range of one taken back leaves nothing owed";
+  owed.Handled("pod-a", 2, 6, now);
+  EXPECT_EQ(owed.Take(now, kForget), (Owed{{"pod-a", {{2, 6, 6}}}}));
 }
 
 TEST(ReceiptsOwedTest, StreamsThatSentNothingForLongAreForgotten) {

@@ -27,6 +27,14 @@ std::string Describe(const std::optional<PodMessage>& message) {
     case PodMessage::Kind::kReceipts:
       return "receipts pod=" + std::string(message->pod) +
              " list=" + std::string(message->receipts);
+    case PodMessage::Kind::kAsk:
+      return "ask pod=" + std::string(message->pod) + " bucket=" + std::to_string(message->bucket) +
+             " top=" + std::to_string(message->sequence);
+    case PodMessage::Kind::kAnswer:
+      return "answer pod=" + std::string(message->pod) +
+             " bucket=" + std::to_string(message->bucket) +
+             " top=" + std::to_string(message->sequence) +
+             " list=" + std::string(message->receipts);
     case PodMessage::Kind::kBounce:
       return std::string(message->queue_if_absent ? "bounce" : "bounce-unqueued") +
              " target=" + std::string(message->target) + " pod=" + std::string(message->pod) +
@@ -192,6 +200,26 @@ TEST(DecodePodMessageTest, Receipts) {
                                 "99999999:1-1"sv}) {
     EXPECT_FALSE(DecodeReceipts(list).has_value()) << "[" << list << "]";
     EXPECT_EQ(Describe(DecodePodMessage("Kpod-2 " + std::string(list))), "malformed") << list;
+  }
+}
+
+// A sending pod asks how far its stream was handled; the answer lists ranges, maybe none.
+TEST(DecodePodMessageTest, AskAndAnswer) {
+  EXPECT_EQ(Describe(DecodePodMessage("Qpod-1 7 1733100000000009")),
+            "ask pod=pod-1 bucket=7 top=1733100000000009");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeAsk("pod-1", 63, 42))),
+            "ask pod=pod-1 bucket=63 top=42");
+  EXPECT_EQ(Describe(DecodePodMessage("Apod-2 7 20 7:1-10,7:15-20")),
+            "answer pod=pod-2 bucket=7 top=20 list=7:1-10,7:15-20");
+  EXPECT_EQ(EncodeAnswer("pod-2", 7, 20, {{7, 1, 10}, {7, 15, 20}}), "Apod-2 7 20 7:1-10,7:15-20");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeAnswer("pod-2", 7, 20, {}))),
+            "answer pod=pod-2 bucket=7 top=20 list=");
+  for (std::string_view bytes :
+       {"Q"sv, "Qpod-1"sv, "Qpod-1 7"sv, "Qpod-1 7 "sv, "Qpod-1 7 0"sv, "Qpod-1 x 5"sv,
+        "Qpod-1 7 5 6"sv, "Q pod-1 7 5"sv, "Qpod-1 99999999 5"sv, "A"sv, "Apod-2 7"sv,
+        "Apod-2 7 0"sv, "Apod-2 7 20 "sv, "Apod-2 7 20 7:1"sv, "Apod-2 7 x 7:1-2"sv,
+        "Apod-2 7 20 7:1-2 8:1-2"sv}) {
+    EXPECT_EQ(Describe(DecodePodMessage(bytes)), "malformed") << "[" << bytes << "]";
   }
 }
 
