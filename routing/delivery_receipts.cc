@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <iterator>
 
 namespace switchboard::routing {
@@ -37,20 +38,27 @@ std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string
 
 std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_view pod,
                                                                  const Receipt& receipt) {
-  std::vector<Frame> lost;
   // Not a stream of this pod's: one of a predecessor's.
   auto of_pod = streams_.find(pod);
-  if (of_pod == streams_.end()) return lost;
+  if (of_pod == streams_.end()) return {};
   auto it = of_pod->second.find(receipt.bucket);
-  if (it == of_pod->second.end()) return lost;
+  if (it == of_pod->second.end()) return {};
   Stream& stream = it->second;
   // Numbers this pod never gave out: a receipt meant for a predecessor under the same id.
-  if (receipt.last > stream.next) return lost;
+  if (receipt.last > stream.next) return {};
   if (receipt.last > stream.confirmed) {
     stream.confirmed = receipt.last;
     stream.confirmed_from = receipt.first;
   }
-  return Drop(stream, receipt.first, stream.confirmed);
+  std::vector<Frame> lost = Drop(stream, receipt.first, stream.confirmed);
+  EndAskIfSettled(stream);
+  return lost;
+}
+
+void UnconfirmedFrames::EndAskIfSettled(Stream& stream) {
+  if (!stream.waiting.empty() && stream.waiting.front().sequence <= stream.asked_top) return;
+  stream.asked_at = {};
+  stream.ask_ran_at = {};
 }
 
 std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Drop(Stream& stream, uint64_t first,
@@ -76,6 +84,7 @@ std::vector<UnconfirmedFrames::Ask> UnconfirmedFrames::TakeAsks(Clock::time_poin
                                  stream.asked_at < late;
       if (!due) continue;
       stream.asked_at = now;
+      stream.asked_top = stream.next;
       asks.push_back(Ask{pod, bucket, stream.next});
     }
   }
@@ -105,14 +114,14 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Answered(
   std::vector<Frame> unhandled = Drop(stream, top + 1, top);
   std::move(unhandled.begin(), unhandled.end(), std::back_inserter(lost));
   if (top >= stream.given_up) stream.given_up = 0;
-  stream.asked_at = {};
-  stream.ask_ran_at = {};
+  EndAskIfSettled(stream);
   return lost;
 }
 
-void UnconfirmedFrames::GiveUp(Stream& stream, Clock::time_point cutoff,
+void UnconfirmedFrames::GiveUp(Stream& stream, Clock::time_point cutoff, uint64_t last,
                                std::vector<Frame>* given_up) {
-  while (!stream.waiting.empty() && stream.waiting.front().at < cutoff) {
+  while (!stream.waiting.empty() && stream.waiting.front().at < cutoff &&
+         stream.waiting.front().sequence <= last) {
     stream.given_up = std::max(stream.given_up, stream.waiting.front().sequence);
     given_up->push_back(std::move(stream.waiting.front().frame));
     stream.waiting.pop_front();
@@ -126,9 +135,8 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakeUnanswered(Clock::t
   for (auto& [pod, buckets] : streams_) {
     for (auto& [bucket, stream] : buckets) {
       if (stream.ask_ran_at == Clock::time_point{} || stream.ask_ran_at >= cutoff) continue;
-      GiveUp(stream, Clock::time_point::max(), &given_up);
-      stream.asked_at = {};
-      stream.ask_ran_at = {};
+      GiveUp(stream, Clock::time_point::max(), stream.asked_top, &given_up);
+      EndAskIfSettled(stream);
     }
   }
   return given_up;
@@ -139,7 +147,10 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::TakePublishedBefore(
   std::vector<Frame> overdue;
   if (waiting_ == 0) return overdue;
   for (auto& [pod, buckets] : streams_) {
-    for (auto& [bucket, stream] : buckets) GiveUp(stream, cutoff, &overdue);
+    for (auto& [bucket, stream] : buckets) {
+      GiveUp(stream, cutoff, UINT64_MAX, &overdue);
+      EndAskIfSettled(stream);
+    }
   }
   return overdue;
 }

@@ -89,8 +89,9 @@ class UnconfirmedFrames {
   std::vector<Frame> Answered(std::string_view pod, int bucket, uint64_t top,
                               const std::vector<Receipt>& handled);
 
-  // Removes and returns the frames of every stream whose first ask Redis ran before `cutoff`
-  // and that no answer followed: the receiving pod is gone or does not read its channel.
+  // Removes and returns the frames asked about of every stream whose first ask Redis ran before
+  // `cutoff` while they still wait: the receiving pod is gone or does not read its channel.
+  // (Frames published after the ask wait on, to be asked about when late.)
   std::vector<Frame> TakeUnanswered(Clock::time_point cutoff);
 
   // Removes and returns every frame published before `cutoff` that no receipt covers (asked
@@ -108,19 +109,25 @@ class UnconfirmedFrames {
   };
   struct Stream {
     uint64_t next = 0;
-    uint64_t confirmed = 0;          // the highest number a receipt covered
-    uint64_t confirmed_from = 0;     // the first of that receipt
-    uint64_t answered = 0;           // the highest number an answer covered (handled or not)
-    std::deque<Waiting> waiting;     // in sequence order
-    Clock::time_point asked_at{};    // the last ask sent, until its answer
-    Clock::time_point ask_ran_at{};  // the first ask Redis ran since the last answer
-    uint64_t given_up = 0;           // the highest number given up on without an answer
+    uint64_t confirmed = 0;       // the highest number a receipt covered
+    uint64_t confirmed_from = 0;  // the first of that receipt
+    uint64_t answered = 0;        // the highest number an answer covered (handled or not)
+    std::deque<Waiting> waiting;  // in sequence order
+    // The last ask: when it was sent and the top it asked about, and when Redis ran the first
+    // ask since; until no frame it asked about waits.
+    Clock::time_point asked_at{};
+    uint64_t asked_top = 0;
+    Clock::time_point ask_ran_at{};
+    uint64_t given_up = 0;  // the highest number given up on without an answer
   };
 
   // Removes the waiting frames numbered up to `last` and returns those below `first` (lost).
   std::vector<Frame> Drop(Stream& stream, uint64_t first, uint64_t last);
-  // Removes the stream's waiting frames published before `cutoff` (all, if it is the max).
-  void GiveUp(Stream& stream, Clock::time_point cutoff, std::vector<Frame>* given_up);
+  // Removes the stream's waiting frames published before `cutoff` and numbered up to `last`.
+  void GiveUp(Stream& stream, Clock::time_point cutoff, uint64_t last,
+              std::vector<Frame>* given_up);
+  // Forgets the stream's ask once no frame it asked about waits.
+  void EndAskIfSettled(Stream& stream);
 
   Stream& StreamOf(std::string_view pod, int bucket);
 

@@ -182,6 +182,7 @@ class RedisRegistry : public Registry {
   void SendAsks(std::vector<UnconfirmedFrames::Ask> asks);
   // Another pod asks how far this pod handled its stream: answers on its channel of bucket 0.
   void AnswerAsk(const PodMessage& ask);
+  void SendUnsentAnswers();
   // Tells the senders of frames no receipt covers that they may be lost.
   void TellUnconfirmed(std::vector<UnconfirmedFrames::Frame> frames);
   void TellOverheard(std::string_view message);
@@ -230,6 +231,8 @@ class RedisRegistry : public Registry {
   ExpiryTracker expiry_;
   UnconfirmedFrames unconfirmed_;  // published to other pods, no receipt yet
   ReceiptsOwed receipts_owed_;     // to the pods whose frames this pod handled
+  // "<pod> <bucket>" -> (channel, answer): asks read while the link was not up (AnswerAsk).
+  std::unordered_map<std::string, std::pair<std::string, std::string>> answers_unsent_;
   Clock::time_point receipts_sent_at_{};
   // After a stall: the marker whose return ends the backlog, the buckets where it has not yet,
   // and whether the frames read there meanwhile are dropped (InBacklogAfterStall).

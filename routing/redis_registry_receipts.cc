@@ -55,10 +55,24 @@ void RedisRegistry::AnswerAsk(const PodMessage& ask) {
   if (ask.bucket >= KeyLayout::kBuckets) return;
   const std::vector<Receipt> handled =
       receipts_owed_.Ask(ask.pod, ask.bucket, ask.sequence, Clock::now());
-  if (!link_.up()) return;  // the asking pod asks again
-  link_.Command({link_.publish_verb(), layout_.Channel(0, ask.pod),
-                 EncodeAnswer(options_.pod_id, ask.bucket, ask.sequence, handled)},
-                nullptr);
+  std::string answer = EncodeAnswer(options_.pod_id, ask.bucket, ask.sequence, handled);
+  std::string channel = layout_.Channel(0, ask.pod);
+  if (!link_.up()) {
+    // Read on a subscription made before the link is whole: answered as soon as it is, before
+    // any receipt (which, starting above what was asked about, would make those frames lost).
+    answers_unsent_[std::string(ask.pod) + " " + std::to_string(ask.bucket)] = {std::move(channel),
+                                                                                std::move(answer)};
+    return;
+  }
+  link_.Command({link_.publish_verb(), std::move(channel), std::move(answer)}, nullptr);
+}
+
+void RedisRegistry::SendUnsentAnswers() {
+  for (auto& [stream, answer] : answers_unsent_) {
+    link_.Command({link_.publish_verb(), std::move(answer.first), std::move(answer.second)},
+                  nullptr);
+  }
+  answers_unsent_.clear();
 }
 
 // A pod whose event loop stalled (frozen, starved) has a backlog on its channels: frames, and

@@ -782,6 +782,7 @@ export class FaultRun {
       duplicated: 0,
       falseAlarms: 0,
       falseAlarmsBy: {},  // "<phase when sent>: <sender's pod> -> <target's pod>"
+      falseAlarmExamples: [],
       finalSent: 0,
       finalDelivered: 0,
       finalUndelivered: [],
@@ -844,6 +845,7 @@ export class FaultRun {
             const target = T.connAt(m.t);
             const key = `${phase}: ${m.conn.pod} -> ${target ? target.pod : '(target not connected)'}`;
             s.falseAlarmsBy[key] = (s.falseAlarmsBy[key] ?? 0) + 1;
+            if (s.falseAlarmExamples.length < 10) s.falseAlarmExamples.push(`${S.id}>${T.id} seq ${seq} sent at ${rel(m.t)} ms`);
           }
           continue;
         }
@@ -972,6 +974,7 @@ export function report(t, stats, pods = []) {
     lostByPhase: stats.lostByPhase,
     lostByRoute: stats.lostByRoute,
     falseAlarmsBy: stats.falseAlarmsBy,
+    falseAlarmExamples: stats.falseAlarmExamples,
     unexpectedCount: stats.unexpectedCount,
   };
   t.diagnostic(`detail ${JSON.stringify(detail)}`);

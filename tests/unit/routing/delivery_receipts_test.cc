@@ -194,6 +194,27 @@ TEST(UnconfirmedFramesTest, AStreamWhoseAsksGoUnansweredIsGivenUp) {
   EXPECT_TRUE(frames.TakeAsks(t0, t0, true).empty()) << "answered since";
 }
 
+// The frames asked about were confirmed by a receipt after all (the pod got the frames, but not
+// the ask): the ask is over, and a frame sent after it is not given up with it.
+TEST(UnconfirmedFramesTest, AnAskEndsWhenReceiptsCoverWhatItAskedAbout) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<uint64_t> asked = PublishSome(&frames, 2, t0);
+  frames.TakeAsks(t0, t0, true);
+  frames.AskRan("pod-b", 0, t0);
+  const std::vector<uint64_t> after = PublishSome(&frames, 2, t0 + milliseconds(100), "n");
+  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{0, asked[0], after[0]}).empty());
+  EXPECT_TRUE(frames.TakeUnanswered(t0 + milliseconds(5000)).empty());
+  EXPECT_EQ(frames.size(), 1u);
+  // Asked about again, and unanswered: only what it asked about is given up.
+  frames.TakeAsks(t0, t0, true);
+  frames.AskRan("pod-b", 0, t0);
+  frames.Published("pod-b", 0, frames.NextSequence("pod-b", 0), {"later", ""}, t0);
+  EXPECT_EQ(Messages(frames.TakeUnanswered(t0 + milliseconds(5000))),
+            (std::vector<std::string>{"n1/"}));
+  EXPECT_EQ(frames.size(), 1u);
+}
+
 using Owed = std::vector<std::pair<std::string, std::vector<Receipt>>>;
 constexpr auto kForget = std::chrono::minutes(10);
 
