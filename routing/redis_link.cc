@@ -35,6 +35,7 @@ struct RedisLink::Request {
   uint16_t slot = 0;
   int follow_ups = 0;
   std::string refusal;  // the last TRYAGAIN or CLUSTERDOWN it got
+  uint64_t order = 0;   // when it was first dispatched: older commands have lower numbers
   RedisConnection::ReplyCallback done;
 };
 
@@ -331,6 +332,7 @@ void RedisLink::RunScript(int script, const std::vector<std::string_view>& keys,
 
 // A command for a slot whose redirect is being followed waits behind the redirected ones.
 void RedisLink::Dispatch(std::shared_ptr<Request> request) {
+  if (request->order == 0) request->order = ++dispatched_;
   if (auto gate = gates_.find(request->slot); gate != gates_.end()) {
     gate->second.held.push_back(std::move(request));
     return;
@@ -368,7 +370,7 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
   --in_flight_[request->slot];
   if (reply == nullptr || reply->type != REDIS_REPLY_ERROR || closing_ || !up_) {
     if (!gates_.empty() && reply != nullptr && reply->type != REDIS_REPLY_ERROR && !closing_) {
-      FailOvertakenRetries(request->slot);
+      FailOvertakenRetries(request->slot, request->order);
     }
     if (request->done) request->done(reply);
     OpenGateOnceAnswered(request->slot);
@@ -385,7 +387,7 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
   Gate& gate = gates_[request->slot];
   if (decision.action == RedirectAction::kRetry) {
     request->refusal = ReplyText(reply);
-    gate.again.push_back({request, /*redirected=*/false});
+    AddAgain(gate, {request, /*redirected=*/false});
     gate.retry_at = std::max(gate.retry_at, Clock::now() + decision.delay);
     const auto delay_ms = std::chrono::ceil<std::chrono::milliseconds>(decision.delay).count();
     if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer_)) ||
@@ -406,13 +408,14 @@ void RedisLink::OnReply(const std::shared_ptr<Request>& request, const RedisNode
   }
   gate.target = static_cast<size_t>(target - nodes_.begin());
   gate.moved = decision.action == RedirectAction::kFollowMoved;
-  gate.again.push_back({request, /*redirected=*/true});
+  AddAgain(gate, {request, /*redirected=*/true});
   OpenGateOnceAnswered(request->slot);
 }
 
 void RedisLink::OpenGateOnceAnswered(uint16_t slot) {
   auto it = gates_.find(slot);
   if (it == gates_.end() || in_flight_[slot] > 0 || Clock::now() < it->second.retry_at) return;
+  if (SendFirstOfMixedGate(it->second, slot)) return;
   Gate gate = std::move(it->second);
   gates_.erase(it);
   if (gate.moved) node_of_slot_[slot] = static_cast<uint16_t>(gate.target);
@@ -426,16 +429,46 @@ void RedisLink::OpenGateOnceAnswered(uint16_t slot) {
   for (std::shared_ptr<Request>& request : gate.held) Dispatch(std::move(request));
 }
 
+// A command refused again while newer ones of its gate still wait (SendFirstOfMixedGate) goes
+// back before them.
+void RedisLink::AddAgain(Gate& gate, Gate::Again again) {
+  auto newer = std::find_if(gate.again.begin(), gate.again.end(), [&](const Gate::Again& other) {
+    return other.request->order > again.request->order;
+  });
+  gate.again.insert(newer, std::move(again));
+}
+
+// A gate may hold both commands redirected by ASK (to the target, each after ASKING) and commands
+// to retry (to the slot's own node). Sent at once, they would race each other on two
+// connections: only the first run of commands for one node goes, and the gate stays closed until
+// they are answered. Returns false when every command in the gate goes to one node.
+bool RedisLink::SendFirstOfMixedGate(Gate& gate, uint16_t slot) {
+  auto node_of = [&](const Gate::Again& again) {
+    return again.redirected ? nodes_[gate.target].get() : NodeFor(slot);
+  };
+  if (gate.moved || gate.again.empty()) return false;  // after MOVED, both go to the target
+  RedisNode* first = node_of(gate.again.front());
+  size_t run = 0;
+  while (run < gate.again.size() && node_of(gate.again[run]) == first) ++run;
+  if (run == gate.again.size()) return false;
+  for (size_t i = 0; i < run; ++i) {
+    Gate::Again again = std::move(gate.again.front());
+    gate.again.pop_front();
+    Send(std::move(again.request), first, /*asking=*/again.redirected);
+  }
+  return true;
+}
+
 // A command of `slot` was answered while older ones wait in its gate to be retried (TRYAGAIN,
 // CLUSTERDOWN: the cluster refused them for a moment, and took this one sent after them). Sent
 // again, they would run after it: they fail instead, with the refusal they got, and their
 // callers tell whoever waits for them. Redirected ones stay: a redirect holds for the whole slot.
-void RedisLink::FailOvertakenRetries(uint16_t slot) {
+void RedisLink::FailOvertakenRetries(uint16_t slot, uint64_t answered_order) {
   auto it = gates_.find(slot);
   if (it == gates_.end()) return;
   std::vector<std::shared_ptr<Request>> overtaken;
   std::erase_if(it->second.again, [&](Gate::Again& again) {
-    if (again.redirected) return false;
+    if (again.redirected || again.request->order > answered_order) return false;
     overtaken.push_back(std::move(again.request));
     return true;
   });

@@ -156,7 +156,10 @@ class RedisLink {
   void ArmRetryTimer(Clock::duration delay);
   void Dispatch(std::shared_ptr<Request> request);
   void OpenGateOnceAnswered(uint16_t slot);
-  void FailOvertakenRetries(uint16_t slot);
+  // Fails the commands to retry in `slot`'s gate that are older than the one answered.
+  void FailOvertakenRetries(uint16_t slot, uint64_t answered_order);
+  bool SendFirstOfMixedGate(Gate& gate, uint16_t slot);
+  static void AddAgain(Gate& gate, Gate::Again again);
   void FailGated();
 
   uv_loop_t* loop_;
@@ -165,6 +168,7 @@ class RedisLink {
   std::vector<std::unique_ptr<RedisNode>> nodes_;
   std::vector<uint16_t> node_of_slot_;  // cluster: index into nodes_ per slot
   std::vector<uint32_t> in_flight_;     // cluster: commands sent per slot, not yet answered
+  uint64_t dispatched_ = 0;             // cluster: numbers the commands (Request::order)
   std::unordered_map<uint16_t, Gate> gates_;
   SlotMap slots_;                           // cluster: from CLUSTER SLOTS
   std::unique_ptr<RedisConnection> probe_;  // cluster: asks a node for the slot map

@@ -102,5 +102,43 @@ TEST_F(RedisLinkClusterTest, ACommandToRetryThatANewerOneOvertookFails) {
   EXPECT_EQ(cluster_.Run(from, {"LRANGE", "{t}log", "0", "-1"}), "[before,second,later]");
 }
 
+// A gate that holds a command to retry (TRYAGAIN) and a newer one redirected by ASK sends them to
+// two nodes. At once, the newer would run first, at the target, and the older fail as overtaken:
+// the older goes alone, and the newer only once it is answered.
+TEST_F(RedisLinkClusterTest, ARetryAndANewerAskRedirectGoInTheirOrder) {
+  const int slot = KeySlot("{t}log");
+  const int from = cluster_.MasterForSlot(slot);
+  const int to = (from + 1) % 3;
+  ASSERT_EQ(cluster_.Run(from, {"RPUSH", "{t}log", "before"}), "1");
+  std::string error;
+  ASSERT_TRUE(cluster_.BeginMigration(slot, from, to, &error)) << error;
+
+  std::vector<std::string> answered;
+  std::optional<std::string> first;
+  std::optional<std::string> second;
+  link_->RunScript(0, {"{t}log", "{t}elsewhere"}, {"first"}, [&](redisReply* reply) {
+    Record (&first)(reply);
+    answered.push_back("first");
+  });
+  // A key the source does not have: ASK, to the target.
+  ASSERT_TRUE(link_->Command({"RPUSH", "{t}new", "second"}, [&](redisReply* reply) {
+    Record (&second)(reply);
+    answered.push_back("second");
+  }));
+  // The first is refused again and again while the slot migrates; the second waits behind it.
+  const auto until = std::chrono::steady_clock::now() + milliseconds(500);
+  while (std::chrono::steady_clock::now() < until && answered.empty()) {
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_TRUE(answered.empty()) << "answered while the slot migrates: " << answered.front();
+  ASSERT_TRUE(cluster_.CancelMigration(slot, from, to, &error)) << error;
+  ASSERT_TRUE(PumpUntil([&] { return answered.size() == 2; }, "both are answered"));
+  EXPECT_EQ(answered, (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(*first, "2");
+  EXPECT_EQ(*second, "1");
+  EXPECT_EQ(cluster_.Run(from, {"LRANGE", "{t}log", "0", "-1"}), "[before,first]");
+}
+
 }  // namespace
 }  // namespace switchboard::routing
