@@ -29,30 +29,42 @@ std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string
                                                                      Clock::time_point at) {
   Stream& stream = StreamOf(pod, bucket);
   if (sequence <= stream.confirmed && sequence >= stream.confirmed_from) return std::nullopt;
-  // Below a receipt's first, or asked about and answered: lost.
-  if (sequence <= stream.confirmed || sequence <= stream.answered) return frame;
+  if (sequence <= stream.answered) return frame;  // asked about, and not handled
+  // Below a receipt's first: perhaps handled on a subscription since lost, its receipt with it.
+  if (sequence <= stream.confirmed) AskNow(stream, sequence);
   stream.waiting.push_back(Waiting{sequence, at, std::move(frame)});
   ++waiting_;
   return std::nullopt;
 }
 
-std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Confirm(std::string_view pod,
-                                                                 const Receipt& receipt) {
+void UnconfirmedFrames::AskNow(Stream& stream, uint64_t sequence) {
+  if (stream.asked_at == Clock::time_point{} || sequence > stream.asked_top) stream.ask_now = true;
+}
+
+void UnconfirmedFrames::Confirm(std::string_view pod, const Receipt& receipt) {
   // Not a stream of this pod's: one of a predecessor's.
   auto of_pod = streams_.find(pod);
-  if (of_pod == streams_.end()) return {};
+  if (of_pod == streams_.end()) return;
   auto it = of_pod->second.find(receipt.bucket);
-  if (it == of_pod->second.end()) return {};
+  if (it == of_pod->second.end()) return;
   Stream& stream = it->second;
   // Numbers this pod never gave out: a receipt meant for a predecessor under the same id.
-  if (receipt.last > stream.next) return {};
+  if (receipt.last > stream.next) return;
   if (receipt.last > stream.confirmed) {
     stream.confirmed = receipt.last;
     stream.confirmed_from = receipt.first;
   }
-  std::vector<Frame> lost = Drop(stream, receipt.first, stream.confirmed);
+  for (auto frame = stream.waiting.begin();
+       frame != stream.waiting.end() && frame->sequence <= receipt.last;) {
+    if (frame->sequence < receipt.first) {
+      AskNow(stream, frame->sequence);
+      ++frame;
+      continue;
+    }
+    frame = stream.waiting.erase(frame);
+    --waiting_;
+  }
   EndAskIfSettled(stream);
-  return lost;
 }
 
 void UnconfirmedFrames::EndAskIfSettled(Stream& stream) {
@@ -80,9 +92,11 @@ std::vector<UnconfirmedFrames::Ask> UnconfirmedFrames::TakeAsks(Clock::time_poin
   for (auto& [pod, buckets] : streams_) {
     for (auto& [bucket, stream] : buckets) {
       const bool due = all ? !stream.waiting.empty() || stream.given_up != 0
-                           : !stream.waiting.empty() && stream.waiting.front().at < late &&
-                                 stream.asked_at < late;
+                           : !stream.waiting.empty() &&
+                                 (stream.ask_now ||
+                                  (stream.waiting.front().at < late && stream.asked_at < late));
       if (!due) continue;
+      stream.ask_now = false;
       stream.asked_at = now;
       stream.asked_top = stream.next;
       asks.push_back(Ask{pod, bucket, stream.next});
@@ -105,9 +119,7 @@ std::vector<UnconfirmedFrames::Frame> UnconfirmedFrames::Answered(
   // Not asked by this pod: by a predecessor under the same id.
   if (it == of_pod->second.end() || top > it->second.next) return lost;
   for (const Receipt& receipt : handled) {
-    if (receipt.bucket != bucket) continue;
-    std::vector<Frame> below = Confirm(pod, receipt);
-    std::move(below.begin(), below.end(), std::back_inserter(lost));
+    if (receipt.bucket == bucket) Confirm(pod, receipt);
   }
   Stream& stream = it->second;
   stream.answered = std::max(stream.answered, top);

@@ -6,21 +6,22 @@
 // channel of one pod is FIFO, so a receipt is a range: "every number from here to here". The
 // receiving pod notes, per stream, the run of consecutive numbers it handled (delivered, held or
 // bounced), and sends what changed four times a second, a list per sending pod in one message. A
-// number that skips ahead starts a new range: the frames skipped reached no subscription this pod
-// reads (its link was lost, or it dropped a stall's backlog). A number below the last one handled
-// is a frame that Redis ran late, from a connection its sender's pod had given up on (and told
-// its sender of) before it sent the newer ones: the receiving pod drops it, so order holds.
+// number that skips ahead starts a new range: the frames skipped reached a subscription this pod
+// no longer reads (its link was lost, or it dropped a stall's backlog). A number below the last
+// one handled is a frame that Redis ran late, from a connection its sender's pod gave up on: the
+// receiving pod drops it, so order holds.
 //
-// The sending pod keeps each frame until a receipt covers it. A frame numbered below a receipt's
-// first is lost; its sender is told. A receipt that is late (the receiving pod stalled, died, or
-// lost its link; or this pod's link was lost, with the receipts sent meanwhile and perhaps frames
-// still in its old connection) is not taken for a loss at once: the sending pod asks the receiving
-// pod how far it handled the stream, on the stream's own channel, so that the question comes
-// after every frame sent before it on that connection. The answer lists what was handled, and
-// from then on the receiving pod drops any frame of the stream up to the number asked about that
-// still arrives (from a connection given up on, which Redis may run late). So a frame is either
-// covered by the answer or told, never both. Only when asks go unanswered (the receiving pod is
-// gone), or Redis is away for long, are frames given up on without an answer.
+// The sending pod keeps each frame until a receipt covers it. A receipt that skips waiting frames
+// (the pod may have handled them before it lost its subscription, and their receipt with it), or
+// one that is late (the receiving pod stalled, died or lost its link; or this pod's link was
+// lost, with the receipts sent meanwhile and perhaps frames still in its old connection), is not
+// taken for a loss: the sending pod asks the receiving pod how far it handled the stream, on the
+// stream's own channel, so that the question comes after every frame sent before it on that
+// connection. The answer lists what was handled, and from then on the receiving pod drops any
+// frame of the stream up to the number asked about that still arrives (from a connection given up
+// on, which Redis may run late). So a frame is either covered by the answer or told, never both.
+// Only when asks go unanswered (the receiving pod is gone), or Redis is away for long, are frames
+// given up on without an answer.
 //
 // Pure bookkeeping, no I/O: both halves are driven by RedisRegistry.
 #pragma once
@@ -56,13 +57,15 @@ class UnconfirmedFrames {
 
   // Frame `sequence` of that stream reached a subscriber at `at`: it waits for a receipt, unless
   // one came already (receipts and PUBLISH replies travel on different connections). Returns the
-  // frame if that receipt shows it lost (it starts above `sequence`), nothing otherwise.
+  // frame if an answer showed it lost, nothing otherwise.
   std::optional<Frame> Published(std::string_view pod, int bucket, uint64_t sequence, Frame frame,
                                  Clock::time_point at);
 
   // A receipt from `pod`: the frames of that stream from receipt.first to receipt.last were
-  // handled. Returns the frames before receipt.first that were waiting: they are lost.
-  std::vector<Frame> Confirm(std::string_view pod, const Receipt& receipt);
+  // handled. Frames before receipt.first that wait reached a subscription the pod no longer has;
+  // it may have handled them before losing it, and their receipt with it: the stream is asked
+  // about at once (TakeAsks), and the answer settles them.
+  void Confirm(std::string_view pod, const Receipt& receipt);
 
   // A question for `pod`, on its channel of `bucket`: which frames of this pod's stream to it,
   // numbered up to `top`, did it handle?
@@ -73,7 +76,8 @@ class UnconfirmedFrames {
   };
 
   // The streams to ask about now, each marked as asked at `now`: those whose oldest waiting
-  // frame was published before `late` (its receipt is late), unless asked after `late`. With
+  // frame was published before `late` (its receipt is late), unless asked after `late`, and
+  // those a receipt that skipped waiting frames made due (Confirm, Published). With
   // `all` (this pod's link to Redis is new), every stream with a frame waiting or given up on
   // without an answer: receipts sent while the link was away are lost, and Redis may still run
   // frames the old connection held.
@@ -118,6 +122,7 @@ class UnconfirmedFrames {
     Clock::time_point asked_at{};
     uint64_t asked_top = 0;
     Clock::time_point ask_ran_at{};
+    bool ask_now = false;   // a receipt skipped waiting frames: ask at once
     uint64_t given_up = 0;  // the highest number given up on without an answer
   };
 
@@ -128,6 +133,8 @@ class UnconfirmedFrames {
               std::vector<Frame>* given_up);
   // Forgets the stream's ask once no frame it asked about waits.
   void EndAskIfSettled(Stream& stream);
+  // A receipt skipped frame `sequence`: asks about it unless an ask that covers it is out.
+  static void AskNow(Stream& stream, uint64_t sequence);
 
   Stream& StreamOf(std::string_view pod, int bucket);
 

@@ -53,8 +53,10 @@ class RedisRegistry : public Registry {
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);  // liveness refresh
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);  // liveness key TTL
     size_t owner_cache_size = 100000;  // remote peers whose pod this pod remembers
-    // How long a frame published to another pod may wait for that pod's receipt before its
-    // sender is told it may be lost (delivery_receipts.h). Receipts are sent once a second.
+    // Sets how long frames published to another pod wait before their senders are told they
+    // may be lost (delivery_receipts.h): twice this once Redis has run an ask that nobody
+    // answers, three times this in any case. The stall that makes a pod drop its backlog is
+    // derived from it. Receipts are sent four times a second.
     std::chrono::milliseconds receipt_timeout = std::chrono::milliseconds(3000);
     // Where the backend reports what operators should know (connected, lost, reaped pods...).
     // `warning` is false for good news.

@@ -60,7 +60,7 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
     case PodMessage::Kind::kReceipts: {
       const std::optional<std::vector<Receipt>> receipts = DecodeReceipts(message->receipts);
       for (const Receipt& receipt : *receipts) {
-        TellUnconfirmed(unconfirmed_.Confirm(message->pod, receipt));
+        unconfirmed_.Confirm(message->pod, receipt);
       }
       return;
     }

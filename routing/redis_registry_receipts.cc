@@ -21,8 +21,10 @@ constexpr std::chrono::minutes kForgetStreamsAfter(10);
 
 // Each tick: sends the receipts owed (on each sending pod's channel of bucket 0), asks about the
 // streams whose receipts are late, and tells the senders of frames given up on: those of streams
-// whose asks went unanswered for the receipt timeout (the pod that Redis counted as subscribed is
-// gone), and any published three timeouts ago (Redis was away for that long).
+// whose asks went unanswered for two receipt timeouts (the pod that Redis counted as subscribed
+// is gone, or stalled, or cut off), and any published three timeouts ago (Redis was away for that
+// long). A stalled pod drops its backlog well before either (OnStalled), so that it never
+// delivers what its senders were told of.
 void RedisRegistry::ExchangeReceipts(Clock::time_point now) {
   if (link_.up() && !receipts_owed_.empty() && now - receipts_sent_at_ >= kReceiptPeriod) {
     receipts_sent_at_ = now;
@@ -35,7 +37,7 @@ void RedisRegistry::ExchangeReceipts(Clock::time_point now) {
   if (unconfirmed_.size() == 0) return;
   if (link_.up()) SendAsks(unconfirmed_.TakeAsks(now, now - kAskAfter, /*all=*/false));
   if (catching_up_count_ > 0) return;
-  TellUnconfirmed(unconfirmed_.TakeUnanswered(now - options_.receipt_timeout));
+  TellUnconfirmed(unconfirmed_.TakeUnanswered(now - 2 * options_.receipt_timeout));
   TellUnconfirmed(unconfirmed_.TakePublishedBefore(now - 3 * options_.receipt_timeout));
 }
 

@@ -34,19 +34,21 @@ TEST(UnconfirmedFramesTest, AReceiptCoversItsRange) {
     frames.Published("pod-b", 1, sequence.back(), {"m" + std::to_string(i), "r"}, t0);
   }
   EXPECT_EQ(frames.size(), 4u);
-  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{1, sequence[0], sequence[2]}).empty());
+  frames.Confirm("pod-b", Receipt{1, sequence[0], sequence[2]});
   EXPECT_EQ(frames.size(), 1u);
   // Another pod's receipt covers nothing here, nor does another bucket's.
-  EXPECT_TRUE(frames.Confirm("pod-c", Receipt{1, sequence[3], sequence[3]}).empty());
-  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{2, sequence[3], sequence[3]}).empty());
+  frames.Confirm("pod-c", Receipt{1, sequence[3], sequence[3]});
+  frames.Confirm("pod-b", Receipt{2, sequence[3], sequence[3]});
+  EXPECT_EQ(frames.size(), 1u);
   EXPECT_EQ(Messages(frames.TakePublishedBefore(t0 + milliseconds(1))),
             (std::vector<std::string>{"m3/r"}));
   EXPECT_EQ(frames.size(), 0u);
 }
 
 // The receiving pod subscribed again: what it handled first on its new subscription comes after
-// frames that reached only its old one. Those are lost, and returned at once.
-TEST(UnconfirmedFramesTest, FramesBeforeAReceiptsFirstAreLost) {
+// frames that reached its old one. It may have handled them there, their receipt lost with the
+// subscription: they wait, and the stream is asked about at once.
+TEST(UnconfirmedFramesTest, FramesBeforeAReceiptsFirstAreAskedAbout) {
   UnconfirmedFrames frames;
   const Clock::time_point t0 = Clock::now();
   std::vector<uint64_t> sequence;
@@ -54,10 +56,17 @@ TEST(UnconfirmedFramesTest, FramesBeforeAReceiptsFirstAreLost) {
     sequence.push_back(frames.NextSequence("pod-b", 0));
     frames.Published("pod-b", 0, sequence.back(), {"m" + std::to_string(i), ""}, t0);
   }
-  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{0, sequence[0], sequence[0]}).empty());
-  EXPECT_EQ(Messages(frames.Confirm("pod-b", Receipt{0, sequence[3], sequence[3]})),
-            (std::vector<std::string>{"m1/", "m2/"}));
-  EXPECT_EQ(frames.size(), 1u);
+  frames.Confirm("pod-b", Receipt{0, sequence[0], sequence[0]});
+  EXPECT_TRUE(frames.TakeAsks(t0, t0, false).empty());
+  frames.Confirm("pod-b", Receipt{0, sequence[3], sequence[3]});
+  EXPECT_EQ(frames.size(), 3u);
+  const std::vector<UnconfirmedFrames::Ask> asks = frames.TakeAsks(t0, t0, false);
+  ASSERT_EQ(asks.size(), 1u) << "asked at once, though not late";
+  EXPECT_EQ(asks[0].top, sequence[4]);
+  EXPECT_EQ(Messages(frames.Answered("pod-b", 0, asks[0].top, {{0, sequence[1], sequence[1]}})),
+            (std::vector<std::string>{"m2/", "m4/"}))
+      << "m4, asked about and not handled, is lost too";
+  EXPECT_EQ(frames.size(), 0u);
 }
 
 TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyCoversIt) {
@@ -69,18 +78,17 @@ TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyCoversIt) {
 }
 
 // The receiving pod's receipt came first (this pod read its subscription before its command
-// connection) and starts above the frame: the frame is lost, and returned at once.
-TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyAndStartsAboveItLosesIt) {
+// connection) and starts above the frame: the frame waits, and the stream is asked about.
+TEST(UnconfirmedFramesTest, AReceiptThatCameBeforeThePublishReplyAndStartsAboveItAsks) {
   UnconfirmedFrames frames;
-  const uint64_t lost = frames.NextSequence("pod-b", 0);
+  const Clock::time_point t0 = Clock::now();
+  const uint64_t skipped = frames.NextSequence("pod-b", 0);
   const uint64_t handled = frames.NextSequence("pod-b", 0);
   frames.Confirm("pod-b", Receipt{0, handled, handled});
-  const std::optional<UnconfirmedFrames::Frame> frame =
-      frames.Published("pod-b", 0, lost, {"m", "r"}, Clock::now());
-  ASSERT_TRUE(frame);
-  EXPECT_EQ(frame->message, "m");
-  EXPECT_FALSE(frames.Published("pod-b", 0, handled, {"n", ""}, Clock::now()));
-  EXPECT_EQ(frames.size(), 0u);
+  EXPECT_FALSE(frames.Published("pod-b", 0, skipped, {"m", "r"}, t0));
+  EXPECT_FALSE(frames.Published("pod-b", 0, handled, {"n", ""}, t0));
+  EXPECT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames.TakeAsks(t0, t0, false).size(), 1u);
 }
 
 // A predecessor under the same id, with a clock ahead of this pod's, gave out higher numbers: a
@@ -89,10 +97,10 @@ TEST(UnconfirmedFramesTest, AReceiptForNumbersNeverGivenOutIsIgnored) {
   UnconfirmedFrames frames;
   const uint64_t sequence = frames.NextSequence("pod-b", 0);
   frames.Published("pod-b", 0, sequence, {"m", "r"}, Clock::now());
-  EXPECT_TRUE(
-      frames.Confirm("pod-b", Receipt{0, sequence + 5'000'000, sequence + 5'000'100}).empty());
+  frames.Confirm("pod-b", Receipt{0, sequence + 5'000'000, sequence + 5'000'100});
   EXPECT_EQ(frames.size(), 1u);
-  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{0, sequence, sequence}).empty());
+  EXPECT_TRUE(frames.TakeAsks(Clock::now(), Clock::now() - milliseconds(1000), false).empty());
+  frames.Confirm("pod-b", Receipt{0, sequence, sequence});
   EXPECT_EQ(frames.size(), 0u);
 }
 
@@ -203,7 +211,7 @@ TEST(UnconfirmedFramesTest, AnAskEndsWhenReceiptsCoverWhatItAskedAbout) {
   frames.TakeAsks(t0, t0, true);
   frames.AskRan("pod-b", 0, t0);
   const std::vector<uint64_t> after = PublishSome(&frames, 2, t0 + milliseconds(100), "n");
-  EXPECT_TRUE(frames.Confirm("pod-b", Receipt{0, asked[0], after[0]}).empty());
+  frames.Confirm("pod-b", Receipt{0, asked[0], after[0]});
   EXPECT_TRUE(frames.TakeUnanswered(t0 + milliseconds(5000)).empty());
   EXPECT_EQ(frames.size(), 1u);
   // Asked about again, and unanswered: only what it asked about is given up.
