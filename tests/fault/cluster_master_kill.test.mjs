@@ -6,7 +6,15 @@
 
 import { describe, it } from 'node:test';
 import { startRedisOnCluster } from '../integration/harness.mjs';
-import { FaultRun, WARMUP_MS, assertFaultFree, report, sleep, startFaultCluster } from './fault_lib.mjs';
+import {
+  FaultRun,
+  WARMUP_MS,
+  assertFaultFree,
+  assertNoFalseAlarmsFrom,
+  report,
+  sleep,
+  startFaultCluster,
+} from './fault_lib.mjs';
 
 describe('fault: a Redis Cluster master killed (SIGKILL)', { timeout: 120000 }, () => {
   it('loses nothing silently, keeps order, and every pair is reachable again', async (t) => {
@@ -31,5 +39,7 @@ describe('fault: a Redis Cluster master killed (SIGKILL)', { timeout: 120000 }, 
     report(t, stats, env.cluster.pods);
     t.diagnostic(`failover took ${failover.ms} ms${failover.forced ? ' (forced)' : ''}`);
     assertFaultFree(stats);
+    // A master lost drops every pod's whole link.
+    assertNoFalseAlarmsFrom(stats, env.cluster.pods.map((p) => p.pod));
   });
 });

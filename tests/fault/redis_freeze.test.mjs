@@ -25,6 +25,7 @@ import {
   FaultRun,
   WARMUP_MS,
   assertFaultFree,
+  assertNoFalseAlarmsFrom,
   report,
   sleep,
   startFaultCluster,
@@ -59,6 +60,7 @@ async function freezeCase(t, { tag, freezeMs, episodes: count, gapMs = 3000, sta
   report(t, stats, env.cluster.pods);
   // Per freeze: which pods dropped their link (logged "redis lost" during it), and where the
   // frames lost silently during it were going (sender's pod -> target's pod).
+  const droppedAny = new Set();
   for (const [i, e] of episodes.entries()) {
     const dropped = env.cluster.pods
       .filter((p) => p.logs.some((o) => o.msg === 'redis lost' && Date.parse(o.ts) >= e.from && Date.parse(o.ts) <= e.to + 500))
@@ -70,8 +72,10 @@ async function freezeCase(t, { tag, freezeMs, episodes: count, gapMs = 3000, sta
       lost[k] = (lost[k] ?? 0) + 1;
     }
     t.diagnostic(`freeze ${i + 1}: dropped their link: [${dropped.join(', ')}]; lost silently: ${JSON.stringify(lost)}`);
+    for (const pod of dropped) droppedAny.add(pod);
   }
   assertFaultFree(stats);
+  assertNoFalseAlarmsFrom(stats, [...droppedAny]);
 }
 
 describe('fault: Redis frozen (SIGSTOP)', { timeout: 120000 }, () => {

@@ -25,6 +25,7 @@ import {
   POD_FLAGS,
   WARMUP_MS,
   assertFaultFree,
+  assertNoFalseAlarmsFrom,
   report,
   sleep,
   tcpEndpoint,
@@ -58,6 +59,7 @@ async function cutLink(t, run, cluster, isolated, link, what) {
   const stats = await run.finish();
   report(t, stats, cluster.pods);
   assertFaultFree(stats);
+  assertNoFalseAlarmsFrom(stats, [isolated.pod]);
 }
 
 describe('fault: the link between one pod and Redis cut', { timeout: 90000 }, () => {

@@ -10,6 +10,7 @@ import {
   FaultRun,
   WARMUP_MS,
   assertFaultFree,
+  assertNoFalseAlarmsFrom,
   report,
   sleep,
   startFaultCluster,
@@ -47,5 +48,6 @@ describe('fault: Redis restarted empty while some peers are away', { timeout: 90
     const stats = await run.finish();
     report(t, stats, env.cluster.pods);
     assertFaultFree(stats);
+    assertNoFalseAlarmsFrom(stats, env.cluster.pods.map((p) => p.pod)); // Redis died: every link
   });
 });
