@@ -260,6 +260,13 @@ void RedisLink::Heartbeat() {
   if (events_.heartbeat) events_.heartbeat();
 }
 
+int64_t RedisLink::RunDeadlineMs() const {
+  const Clock::time_point now = Clock::now();
+  const Clock::duration left = heartbeat_sent_at_.value_or(now) - now + options_.alive_ttl;
+  const auto deadline = std::chrono::system_clock::now() + left - kClockMargin;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count();
+}
+
 // The key may have lapsed if Redis refused to set it, or if more than its TTL passed between two
 // accepted sets (this pod was frozen or starved: its timers did not run).
 void RedisLink::OnHeartbeatReply(redisReply* reply) {

@@ -107,6 +107,16 @@ class RedisLink {
   // Counts an error answer and logs it, once per cause while it lasts.
   void NoteRefusal(std::string_view what, std::string_view error);
 
+  // The wall-clock time (Unix ms) after which Redis must refuse a command that changes who gets
+  // a frame, if it is sent now: the scripts that route, requeue and expire compare it with
+  // Redis' TIME. The link is declared lost no sooner than a liveness TTL after the oldest
+  // heartbeat still unanswered (after the next one, if none is), so a command that Redis has
+  // not run by then is one this pod gives up on, and whose bytes a frozen Redis could still run
+  // at the thaw, after its sender was told and the new link's commands ran: refused, it does
+  // nothing. kClockMargin allows for this pod's clock and Redis' to disagree.
+  int64_t RunDeadlineMs() const;
+  static constexpr std::chrono::milliseconds kClockMargin{250};
+
   // "SPUBLISH" on a cluster (sharded pub/sub), else "PUBLISH".
   std::string_view publish_verb() const { return options_.cluster ? "SPUBLISH" : "PUBLISH"; }
 

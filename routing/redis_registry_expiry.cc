@@ -20,7 +20,7 @@ void RedisRegistry::CheckExpiry(ExpiryTracker::Pair pair) {
     return;
   }
   link_.RunScript(
-      kExpire, {layout_.Queue(pair.target)}, {pair.sender},
+      kExpire, {layout_.Queue(pair.target)}, {pair.sender, std::to_string(link_.RunDeadlineMs())},
       [this, pair, again_in](redisReply* reply) {
         if (closing_) return;
         if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
@@ -29,6 +29,10 @@ void RedisRegistry::CheckExpiry(ExpiryTracker::Pair pair) {
         }
         const std::string_view status = ReplyText(reply->element[0]);
         const long long value = reply->element[1]->integer;
+        if (status == "LATE") {  // Redis ran it after this pod gave up on its link
+          again_in(pair, std::chrono::milliseconds(500));
+          return;
+        }
         if (status == "WAIT") {
           again_in(pair, std::chrono::milliseconds(value + 1));
           return;

@@ -70,7 +70,8 @@ void RedisRegistry::SendRequeue(const std::string& peer) {
   for (const Held& held : releasing.frames) {
     entries.push_back(held.sender_pod + " " + held.sender + " " + held.frame);
   }
-  std::vector<std::string_view> args = {releasing.nonce, expire_ms};
+  const std::string deadline = std::to_string(link_.RunDeadlineMs());
+  std::vector<std::string_view> args = {releasing.nonce, expire_ms, deadline};
   args.insert(args.end(), entries.begin(), entries.end());
   link_.RunScript(kRequeue, {layout_.Queue(peer), layout_.Released(peer)}, args,
                   [this, peer, nonce = releasing.nonce](redisReply* reply) {

@@ -209,10 +209,11 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
   const std::string max_queued = std::to_string(options_.max_queued_per_peer);
   const int bucket = KeyLayout::BucketOf(target);
+  const std::string deadline = std::to_string(link_.RunDeadlineMs());
   link_.RunScript(
       kRoute, {layout_.Peers(bucket), layout_.Queue(target), layout_.Tokens(bucket)},
       {layout_.BucketPrefix(bucket), target, sender_pod, sender, frame, expire_ms, max_queued,
-       options_.pod_id, queue_if_absent ? "queue" : "drop"},
+       options_.pod_id, queue_if_absent ? "queue" : "drop", deadline},
       [this, own, sender_pod = std::string(sender_pod), sender = std::string(sender),
        target = std::string(target), ref = std::string(ref)](redisReply* reply) {
         const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
@@ -246,6 +247,9 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
           ++stats_.queue_rejected;
           TellSender(sender_pod, sender, target, Undeliverable::kPeerUnavailable, ref);
         } else {
+          // Lost with the link, refused, or run too late ("L": a frozen Redis thawed after this
+          // pod gave up on it, so Redis did nothing).
+          if (outcome == "L") ++stats_.late_dropped;
           TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
         }
       });

@@ -3,6 +3,11 @@
 namespace switchboard::routing::scripts {
 
 const std::string_view kRoute = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now > tonumber(ARGV[10]) then
+  return 'L'
+end
 local owner = redis.call('HGET', KEYS[1], ARGV[2])
 if owner and owner ~= ARGV[8] then
   local kind = ARGV[9] == 'drop' and 'd' or 'D'
@@ -22,8 +27,6 @@ end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[7]) then
   return 'F'
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local expire = tonumber(ARGV[6])
 redis.call('RPUSH', KEYS[2], (now + expire) .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
 redis.call('PEXPIRE', KEYS[2], expire * 2 + 1000)
@@ -96,14 +99,17 @@ return 1
 )lua";
 
 const std::string_view kRequeue = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now > tonumber(ARGV[3]) then
+  return 'L'
+end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return 'MOVED'
 end
 redis.call('DEL', KEYS[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local expire = tonumber(ARGV[2])
-for i = #ARGV, 3, -1 do
+for i = #ARGV, 4, -1 do
   redis.call('LPUSH', KEYS[1], (now + expire) .. ' ' .. ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], expire * 2 + 1000)
@@ -111,6 +117,11 @@ return 'Q'
 )lua";
 
 const std::string_view kExpire = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now > tonumber(ARGV[2]) then
+  return {'LATE', 0}
+end
 local entries = redis.call('LRANGE', KEYS[1], 0, -1)
 local function sender_of(entry)
   return string.match(entry, '^%d+ %S+ (%S+) ')
@@ -125,8 +136,6 @@ end
 if not first then
   return {'GONE', 0}
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if first > now then
   return {'WAIT', first - now}
 end

@@ -5,6 +5,11 @@
 // on one Redis Cluster slot. ARGV[1] is always the bucket's prefix "P:{T}", from which a script
 // names a pod's channel ("P:{T}:pod:<pod>"), its peers in the bucket ("P:{T}:pod:<pod>:peers")
 // and its liveness key there ("P:{T}:alive:<pod>").
+//
+// The scripts that decide who gets a frame (route, requeue, expire) take a deadline in Unix ms
+// (RedisLink::RunDeadlineMs) and do nothing past it by Redis' clock, answering "L" ({"LATE", 0}
+// for expire): by then the pod that sent them has given up on its link and told the frame's
+// sender, and a frozen Redis that thaws must not act on them after that.
 #pragma once
 
 #include <string_view>
@@ -13,12 +18,11 @@ namespace switchboard::routing::scripts {
 
 // KEYS: peers, queue:<target>, tokens
 // ARGV: bucket prefix, target, sender pod, sender, frame, expire ms, max queued, pod to treat as
-// absent,
-//       "queue" or "drop" (what to do when the target is absent)
+// absent, "queue" or "drop" (what to do when the target is absent), deadline ms
 // Publishes the frame to the owner's channel, or queues it. An owner with no subscriber (dead),
 // or the pod named in ARGV[8] (the caller, which knows it does not hold the peer), loses its
 // stale entry. Returns "R<owner pod>" (relayed), "Q" (queued), "F" (queue full, nothing done) or
-// "N" (absent and ARGV[9] is "drop": nothing done).
+// "N" (absent and ARGV[9] is "drop": nothing done), or "L" (past the deadline: nothing done).
 extern const std::string_view kRoute;
 
 // KEYS: peers, tokens, queue:<peer>, pod:<pod>:peers, released:<peer>, pods, handed:<peer>
@@ -46,17 +50,18 @@ extern const std::string_view kUnregister;
 extern const std::string_view kRelease;
 
 // KEYS: queue:<peer>, released:<peer>
-// ARGV: nonce, expire ms, entries "<sender-pod> <sender> <frame>", oldest first
+// ARGV: nonce, expire ms, deadline ms, entries "<sender-pod> <sender> <frame>", oldest first
 // Puts frames that reached the releasing pod after the release in front of the peer's queue, if
 // the release marker still holds the nonce (nobody claimed the peer since). Returns "Q", or
-// "MOVED" (claimed meanwhile: nothing done).
+// "MOVED" (claimed meanwhile: nothing done) or "L" (past the deadline: nothing done).
 extern const std::string_view kRequeue;
 
 // KEYS: queue:<target>
-// ARGV: sender
+// ARGV: sender, deadline ms
 // If the sender's oldest queued frame for the target is past its deadline, drops all of the
 // sender's frames for it. Returns {"EXPIRED", count}, {"WAIT", ms until that deadline} or
-// {"GONE", 0} when none of the sender's frames are left (they were delivered).
+// {"GONE", 0} when none of the sender's frames are left (they were delivered), or {"LATE", 0}
+// (past the deadline: nothing done).
 extern const std::string_view kExpire;
 
 // KEYS: pods, peers, tokens

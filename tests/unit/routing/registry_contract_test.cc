@@ -1252,6 +1252,32 @@ TEST_F(RedisRegistryTest, AFrozenPodClaimsItsPeersAgainWhenItResumes) {
   EXPECT_TRUE(alice_.notices().empty()) << Describe();
 }
 
+// Redis frozen with a lookup (the route step) in its socket: pod-a's link times out and alice is
+// told. At the thaw Redis runs the step, after pod-a gave up on it; the step must do nothing,
+// or bob would get a frame whose sender was told it was not delivered. pod-b's link outlives
+// the freeze, so that the old code delivers the frame every time.
+TEST_F(RedisRegistryTest, ALookupRedisRunsAfterItsPodGaveUpOnItDoesNothing) {
+  a_ = AddRedisPod("pod-a", kQuickLiveness);
+  b_ = AddRedisPod("pod-b", {});
+  ASSERT_TRUE(FirstHeartbeatsAnswered());
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  redis_.Signal(SIGSTOP);
+  Route(a(), "alice", "bob", "sent into the freeze", "1");  // pod-a does not know bob: a lookup
+  const bool told = PumpUntil([&] { return !alice_.notices().empty(); }, "alice is told");
+  redis_.Signal(SIGCONT);
+  ASSERT_TRUE(told);
+  EXPECT_EQ(alice_.notices(), (Strings{"bob unavailable ref=1"}));
+  EXPECT_FALSE(pod_a().up());
+  ASSERT_TRUE(PumpUntil([&] { return pod_a().up(); }, "pod-a's link comes back"));
+  // Frames sent after the thaw pass: once one arrives, the old step has long run.
+  Route(a(), "alice", "bob", "after the thaw", "2");
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "bob gets the newer frame"));
+  PumpFor(milliseconds(200));
+  EXPECT_EQ(bob_.frames(), (Strings{"after the thaw"})) << Describe();
+  EXPECT_EQ(alice_.notices().size(), 1u) << Describe();
+}
+
 // Redis full (maxmemory, noeviction) refuses the heartbeat's SET and every script: each refusal
 // is a failure, counted and logged once, not an answer. The liveness keys lapse and the pods
 // reap each other; once Redis takes writes again each pod claims its peers again, including
