@@ -28,6 +28,12 @@ std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string
                                                                      Frame frame,
                                                                      Clock::time_point at) {
   Stream& stream = StreamOf(pod, bucket);
+  stream.published = std::max(stream.published, sequence);
+  if (auto early = std::find(stream.returned_early.begin(), stream.returned_early.end(), sequence);
+      early != stream.returned_early.end()) {
+    stream.returned_early.erase(early);
+    return std::nullopt;
+  }
   if (sequence <= stream.confirmed && sequence >= stream.confirmed_from) return std::nullopt;
   if (sequence <= stream.answered) return frame;  // asked about, and not handled
   // Below a receipt's first: perhaps handled on a subscription since lost, its receipt with it.
@@ -35,6 +41,29 @@ std::optional<UnconfirmedFrames::Frame> UnconfirmedFrames::Published(std::string
   stream.waiting.push_back(Waiting{sequence, at, std::move(frame)});
   ++waiting_;
   return std::nullopt;
+}
+
+bool UnconfirmedFrames::Returned(std::string_view pod, int bucket, uint64_t sequence) {
+  auto of_pod = streams_.find(pod);
+  if (of_pod == streams_.end()) return true;
+  auto it = of_pod->second.find(bucket);
+  // A predecessor's stream, or numbers this pod never gave out: not this pod's to settle.
+  if (it == of_pod->second.end() || sequence > it->second.next) return true;
+  Stream& stream = it->second;
+  auto waiting = std::find_if(stream.waiting.begin(), stream.waiting.end(),
+                              [&](const Waiting& frame) { return frame.sequence == sequence; });
+  if (waiting != stream.waiting.end()) {
+    stream.waiting.erase(waiting);
+    --waiting_;
+    EndAskIfSettled(stream);
+    return true;
+  }
+  // One stream's PUBLISH replies come in order (one node, one connection): past the last one
+  // that came, the reply is still on its way.
+  if (sequence <= stream.published) return false;
+  stream.returned_early.push_back(sequence);
+  if (stream.returned_early.size() > kReturnedEarlyKept) stream.returned_early.pop_front();
+  return true;
 }
 
 void UnconfirmedFrames::AskNow(Stream& stream, uint64_t sequence) {

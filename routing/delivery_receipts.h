@@ -4,8 +4,10 @@
 //
 // A pod numbers the frames it publishes to each (receiving pod, bucket) stream, and one bucket's
 // channel of one pod is FIFO, so a receipt is a range: "every number from here to here". The
-// receiving pod notes, per stream, the run of consecutive numbers it handled (delivered, held or
-// bounced), and sends what changed four times a second, a list per sending pod in one message. A
+// receiving pod notes, per stream, the run of consecutive numbers it handled (delivered or held;
+// a frame it hands back gets no receipt, the bounce carries its number instead, so that a bounce
+// lost on the way is not taken for delivered), and sends what changed four times a second, a
+// list per sending pod in one message. A
 // number that skips ahead starts a new range: the frames skipped reached a subscription this pod
 // no longer reads (its link was lost, or it dropped a stall's backlog). A number below the last
 // one handled is a frame that Redis ran late, from a connection its sender's pod gave up on: the
@@ -67,6 +69,13 @@ class UnconfirmedFrames {
   // about at once (TakeAsks), and the answer settles them.
   void Confirm(std::string_view pod, const Receipt& receipt);
 
+  // `pod` handed frame `sequence` of that stream back instead of a receipt (it did not hold the
+  // target; that pod's receipts leave a hole there). Returns true when the frame is to be routed
+  // again: it was waiting, or its PUBLISH reply has not come yet (Published then forgets it).
+  // False when its sender was told already (an answer or a timeout gave it up): the caller drops
+  // the frame, which Redis ran late.
+  bool Returned(std::string_view pod, int bucket, uint64_t sequence);
+
   // A question for `pod`, on its channel of `bucket`: which frames of this pod's stream to it,
   // numbered up to `top`, did it handle?
   struct Ask {
@@ -122,9 +131,12 @@ class UnconfirmedFrames {
     Clock::time_point asked_at{};
     uint64_t asked_top = 0;
     Clock::time_point ask_ran_at{};
-    bool ask_now = false;   // a receipt skipped waiting frames: ask at once
-    uint64_t given_up = 0;  // the highest number given up on without an answer
+    bool ask_now = false;                 // a receipt skipped waiting frames: ask at once
+    uint64_t given_up = 0;                // the highest number given up on without an answer
+    uint64_t published = 0;               // the highest number whose PUBLISH reply came
+    std::deque<uint64_t> returned_early;  // handed back before their PUBLISH reply came
   };
+  static constexpr size_t kReturnedEarlyKept = 64;
 
   // Removes the waiting frames numbered up to `last` and returns those below `first` (lost).
   std::vector<Frame> Drop(Stream& stream, uint64_t first, uint64_t last);
@@ -154,10 +166,10 @@ class ReceiptsOwed {
   static constexpr uint64_t kRestartGap = 1'000'000;
   bool Handled(std::string_view sender_pod, int bucket, uint64_t sequence, Clock::time_point now);
 
-  // Takes back frame `sequence`, the last Handled accepted from that stream: this pod could not
-  // handle it after all (it could not hand it back, its link being down). The stream's next
-  // receipt starts after it, so its sender's pod takes it for lost. Does nothing if it is not
-  // the last.
+  // Takes back frame `sequence`, the last Handled accepted from that stream: this pod hands it
+  // back instead (a bounce that carries its number, or none if the link is down). The stream's
+  // next receipt starts after it, so its sender's pod keeps it until the bounce comes, or asks
+  // and takes it for lost. Does nothing if it is not the last.
   void Unhandle(std::string_view sender_pod, int bucket, uint64_t sequence);
 
   // `sender_pod` asks which frames of its stream, numbered up to `top`, this pod handled.

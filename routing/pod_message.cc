@@ -134,16 +134,25 @@ std::optional<PodMessage> DecodePodMessage(std::string_view bytes) {
       return message;
     }
     case 'b':
+    case 't':
       message.queue_if_absent = false;
       [[fallthrough]];
     case 'B':
+    case 'T': {
       message.kind = PodMessage::Kind::kBounce;
+      const bool numbered = bytes[0] == 'T' || bytes[0] == 't';
+      std::string_view sequence;
       if (!TakeWord(&rest, &message.target) || !TakeWord(&rest, &message.pod) ||
-          !TakeWord(&rest, &message.sender) || rest.empty()) {
+          !TakeWord(&rest, &message.sender) || (numbered && !TakeWord(&rest, &sequence)) ||
+          rest.empty()) {
+        return std::nullopt;
+      }
+      if (numbered && (!ParseNumber(sequence, &message.sequence) || message.sequence == 0)) {
         return std::nullopt;
       }
       message.frame = rest;
       return message;
+    }
     case 'F':
     case 'f':
       message.kind = bytes[0] == 'F' ? PodMessage::Kind::kFence : PodMessage::Kind::kFenceAnswer;
@@ -215,8 +224,11 @@ std::string EncodeAnswer(std::string_view answering_pod, int bucket, uint64_t to
 }
 
 std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,
-                         std::string_view sender, std::string_view frame, bool queue_if_absent) {
-  return Join(queue_if_absent ? 'B' : 'b', {target, bouncer_pod, sender, frame});
+                         std::string_view sender, std::string_view frame, bool queue_if_absent,
+                         uint64_t sequence) {
+  if (sequence == 0) return Join(queue_if_absent ? 'B' : 'b', {target, bouncer_pod, sender, frame});
+  return Join(queue_if_absent ? 'T' : 't',
+              {target, bouncer_pod, sender, std::to_string(sequence), frame});
 }
 
 std::string EncodeBacklogMarker(int bucket, std::string_view nonce) {

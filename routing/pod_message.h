@@ -82,7 +82,8 @@ struct PodMessage {
   std::string_view frame;       // kDeliver, kBounce
   std::string_view nonce;       // kReleased, kClaimed, kBacklogMarker
   bool queue_if_absent = true;  // kDeliver, kBounce: queue the frame if the target is absent
-  uint64_t sequence = 0;        // kDeliver: > 0 when the sender's pod wants a receipt; kAsk,
+  uint64_t sequence = 0;        // kDeliver: > 0 when the sender's pod wants a receipt; kBounce:
+                                // > 0 for a frame handed back instead of a receipt (T, t); kAsk,
                                 // kAnswer: the top number asked about
   std::string_view receipts;    // kReceipts, kAnswer (may be empty): the list, for DecodeReceipts
   int bucket = 0;               // kBacklogMarker, kAsk, kAnswer
@@ -117,8 +118,10 @@ std::string EncodeAsk(std::string_view asking_pod, int bucket, uint64_t top);
 // `handled` may be empty.
 std::string EncodeAnswer(std::string_view answering_pod, int bucket, uint64_t top,
                          const std::vector<Receipt>& handled);
+// A bounce with a `sequence` (> 0; T, t) hands back a numbered frame instead of a receipt.
 std::string EncodeBounce(std::string_view target, std::string_view bouncer_pod,
-                         std::string_view sender, std::string_view frame, bool queue_if_absent);
+                         std::string_view sender, std::string_view frame, bool queue_if_absent,
+                         uint64_t sequence = 0);
 std::string EncodeFence(std::string_view target, std::string_view answer_to_pod);
 std::string EncodeFenceAnswer(std::string_view target, std::string_view answering_pod);
 std::string EncodeExpired(std::string_view sender, std::string_view target);

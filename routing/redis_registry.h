@@ -173,7 +173,9 @@ class RedisRegistry : public Registry {
   void OnDeliverMessage(const PodMessage& message);
   // Hands a frame for a peer this pod does not hold back to the sender's pod.
   void Bounce(const PodMessage& message);
-  void BounceHeld(std::string_view target, const Held& held);
+  // Hands a frame back to its sender's pod; `sequence` > 0: the number of a frame that came
+  // numbered, and gets no receipt (Bounce).
+  void BounceHeld(std::string_view target, const Held& held, uint64_t sequence = 0);
   // Tells `pod` that everything it sent here for `target` before its fence has been handled.
   void AnswerFence(std::string_view target, std::string_view pod);
   void Track(std::string_view sender_pod, std::string_view sender, std::string_view target,

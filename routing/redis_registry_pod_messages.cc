@@ -18,7 +18,14 @@ void RedisRegistry::OnPodMessage(std::string_view bytes) {
       return;
     case PodMessage::Kind::kBounce:
       // A frame one of this pod's senders sent to a pod that does not hold its target: route it
-      // again once that pod has handed back everything sent to it before the fence.
+      // again once that pod has handed back everything sent to it before the fence. Unless its
+      // sender was told already: Redis ran the bounce late.
+      if (message->sequence > 0 &&
+          !unconfirmed_.Returned(message->pod, KeyLayout::BucketOf(message->target),
+                                 message->sequence)) {
+        ++stats_.late_dropped;
+        return;
+      }
       if (!detours_.IsOpen(message->target)) OpenDetour(message->target, {});
       if (detours_.AwaitFence(message->target, message->pod)) {
         SendFence(message->target, message->pod);
@@ -128,18 +135,24 @@ void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
   }
 }
 
+// A numbered frame handed back gets no receipt: the bounce, which carries its number, settles it
+// at its sender's pod instead. Counted as handled, it would be confirmed even if the bounce were
+// lost (this pod's link lost before Redis ran it, or the sender pod's subscription before it read
+// it), and nobody would tell its sender; with a hole in the receipts, that pod keeps the frame
+// until the bounce comes, or asks, and the answer (after the bounce, on the same channel) shows
+// it unhandled.
 void RedisRegistry::Bounce(const PodMessage& message) {
-  if (!link_.up() && message.sequence > 0) {
-    // It cannot be handed back now: it is not handled after all, so the receipts show it lost
-    // and its sender is told.
+  if (message.sequence > 0) {
     receipts_owed_.Unhandle(message.sender_pod, KeyLayout::BucketOf(message.target),
                             message.sequence);
   }
-  BounceHeld(message.target, Held{std::string(message.sender_pod), std::string(message.sender),
-                                  std::string(message.frame), message.queue_if_absent});
+  BounceHeld(message.target,
+             Held{std::string(message.sender_pod), std::string(message.sender),
+                  std::string(message.frame), message.queue_if_absent},
+             message.sequence);
 }
 
-void RedisRegistry::BounceHeld(std::string_view target, const Held& held) {
+void RedisRegistry::BounceHeld(std::string_view target, const Held& held, uint64_t sequence) {
   ++stats_.bounced;
   if (bouncing_.emplace(held.sender_pod + " " + std::string(target), Clock::now()).second &&
       peers_.Find(target) == nullptr) {
@@ -148,10 +161,10 @@ void RedisRegistry::BounceHeld(std::string_view target, const Held& held) {
     SendUnregister(std::string(target));
   }
   if (!link_.up()) return;  // the sender's pod treats the lost link as a failure of what it sent
-  link_.Command(
-      {link_.publish_verb(), layout_.ChannelFor(target, held.sender_pod),
-       EncodeBounce(target, options_.pod_id, held.sender, held.frame, held.queue_if_absent)},
-      nullptr);
+  link_.Command({link_.publish_verb(), layout_.ChannelFor(target, held.sender_pod),
+                 EncodeBounce(target, options_.pod_id, held.sender, held.frame,
+                              held.queue_if_absent, sequence)},
+                nullptr);
 }
 
 void RedisRegistry::AnswerFence(std::string_view target, std::string_view pod) {

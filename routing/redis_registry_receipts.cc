@@ -58,7 +58,10 @@ void RedisRegistry::AnswerAsk(const PodMessage& ask) {
   const std::vector<Receipt> handled =
       receipts_owed_.Ask(ask.pod, ask.bucket, ask.sequence, Clock::now());
   std::string answer = EncodeAnswer(options_.pod_id, ask.bucket, ask.sequence, handled);
-  std::string channel = layout_.Channel(0, ask.pod);
+  // On the stream's own channel of the asking pod, after any bounce of the stream's frames
+  // this pod sent before it read the ask (Bounce): the answer never shows lost a frame whose
+  // bounce is still on its way.
+  std::string channel = layout_.Channel(ask.bucket, ask.pod);
   if (!link_.up()) {
     // Read on a subscription made before the link is whole: answered as soon as it is, before
     // any receipt (which, starting above what was asked about, would make those frames lost).

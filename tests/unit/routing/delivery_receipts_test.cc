@@ -182,6 +182,44 @@ TEST(UnconfirmedFramesTest, AnAnswerSettlesEveryFrameUpToItsTop) {
   EXPECT_EQ(frames.size(), 1u);
 }
 
+// A frame handed back gets no receipt: its bounce settles it. The receipt around it leaves a
+// hole, which asks nothing once the bounce came.
+TEST(UnconfirmedFramesTest, ABounceSettlesItsFrame) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<uint64_t> sent = PublishSome(&frames, 3, t0);
+  EXPECT_TRUE(frames.Returned("pod-b", 0, sent[1])) << "waiting: route it again";
+  frames.Confirm("pod-b", Receipt{0, sent[0], sent[0]});
+  frames.Confirm("pod-b", Receipt{0, sent[2], sent[2]});
+  EXPECT_EQ(frames.size(), 0u);
+  EXPECT_TRUE(frames.TakeAsks(t0, t0, false).empty());
+}
+
+// A bounce read before its frame's PUBLISH reply (the replies and the subscription are two
+// connections): routed again, and the reply, when it comes, keeps nothing waiting.
+TEST(UnconfirmedFramesTest, ABounceBeforeThePublishReplySettlesTheFrame) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  const uint64_t sequence = frames.NextSequence("pod-b", 0);
+  EXPECT_TRUE(frames.Returned("pod-b", 0, sequence));
+  EXPECT_FALSE(frames.Published("pod-b", 0, sequence, {"m", "r"}, t0).has_value());
+  EXPECT_EQ(frames.size(), 0u);
+}
+
+// The bounce of a frame whose sender was told already (an answer showed it unhandled: the bounce
+// was left in a connection its pod gave up on, and Redis ran it late) is not routed again.
+TEST(UnconfirmedFramesTest, ABounceOfAFrameToldOfIsDropped) {
+  UnconfirmedFrames frames;
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<uint64_t> sent = PublishSome(&frames, 2, t0);
+  EXPECT_EQ(Messages(frames.Answered("pod-b", 0, sent[1], {{0, sent[1], sent[1]}})),
+            (std::vector<std::string>{"m0/"}));
+  EXPECT_FALSE(frames.Returned("pod-b", 0, sent[0]));
+  // Another pod's stream, or a predecessor's numbers: not this pod's to settle.
+  EXPECT_TRUE(frames.Returned("pod-c", 0, sent[0]));
+  EXPECT_TRUE(frames.Returned("pod-b", 0, sent[1] + 5'000'000));
+}
+
 // Asks that Redis ran but nobody answered for the timeout: the stream's frames are given up on,
 // and the next new link asks about it again, so that the receiving pod drops any that arrive.
 TEST(UnconfirmedFramesTest, AStreamWhoseAsksGoUnansweredIsGivenUp) {

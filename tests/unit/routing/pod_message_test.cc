@@ -38,8 +38,9 @@ std::string Describe(const std::optional<PodMessage>& message) {
     case PodMessage::Kind::kBounce:
       return std::string(message->queue_if_absent ? "bounce" : "bounce-unqueued") +
              " target=" + std::string(message->target) + " pod=" + std::string(message->pod) +
-             " sender=" + std::string(message->sender) + " frame=[" + std::string(message->frame) +
-             "]";
+             " sender=" + std::string(message->sender) +
+             (message->sequence > 0 ? " seq=" + std::to_string(message->sequence) : "") +
+             " frame=[" + std::string(message->frame) + "]";
     case PodMessage::Kind::kFence:
       return "fence target=" + std::string(message->target) + " pod=" + std::string(message->pod);
     case PodMessage::Kind::kFenceAnswer:
@@ -123,6 +124,14 @@ TEST(DecodePodMessageTest, Bounce) {
             "bounce-unqueued target=bob pod=pod-2 sender=alice frame=[x]");
 }
 
+// 'T' hands back a numbered frame instead of its receipt: it carries the frame's number.
+TEST(DecodePodMessageTest, BounceWithASequence) {
+  EXPECT_EQ(Describe(DecodePodMessage("Tbob pod-2 alice 17 a frame")),
+            "bounce target=bob pod=pod-2 sender=alice seq=17 frame=[a frame]");
+  EXPECT_EQ(Describe(DecodePodMessage("tbob pod-2 alice 9 x")),
+            "bounce-unqueued target=bob pod=pod-2 sender=alice seq=9 frame=[x]");
+}
+
 TEST(DecodePodMessageTest, FenceAndAnswer) {
   EXPECT_EQ(Describe(DecodePodMessage("Fbob pod-1")), "fence target=bob pod=pod-1");
   EXPECT_EQ(Describe(DecodePodMessage("fbob pod-2")), "fence-answer target=bob pod=pod-2");
@@ -149,6 +158,8 @@ TEST(EncodePodMessageTest, RoundTrips) {
             "bounce target=bob pod=pod-2 sender=alice frame=[" + frame + "]");
   EXPECT_EQ(Describe(DecodePodMessage(EncodeBounce("bob", "pod-2", "alice", "f", false))),
             "bounce-unqueued target=bob pod=pod-2 sender=alice frame=[f]");
+  EXPECT_EQ(Describe(DecodePodMessage(EncodeBounce("bob", "pod-2", "alice", frame, true, 42))),
+            "bounce target=bob pod=pod-2 sender=alice seq=42 frame=[" + frame + "]");
   EXPECT_EQ(Describe(DecodePodMessage(EncodeFence("bob", "pod-1"))), "fence target=bob pod=pod-1");
   EXPECT_EQ(Describe(DecodePodMessage(EncodeFenceAnswer("bob", "pod-2"))),
             "fence-answer target=bob pod=pod-2");
@@ -252,6 +263,9 @@ TEST(DecodePodMessageTest, MalformedMessagesAreRefused) {
         // Bounce: as deliver.
         "B"sv, "Bbob"sv, "Bbob pod-2"sv, "Bbob pod-2 alice"sv, "Bbob pod-2 alice "sv,
         "bbob pod-2 alice"sv, "B bob pod-2 alice f"sv,
+        // Bounce with a sequence: as deliver with one.
+        "Tbob pod-2 alice f"sv, "Tbob pod-2 alice 0 f"sv, "Tbob pod-2 alice 12"sv,
+        "tbob pod-2 alice 12 "sv, "Tbob pod-2 alice -1 f"sv,
         // Fence, answer, release marker: exactly two words.
         "F"sv, "Fbob"sv, "Fbob "sv, "F bob pod-1"sv, "Fbob pod-1 x"sv, "fbob"sv, "fbob pod-1 "sv,
         "Xbob"sv, "Xbob "sv, "X bob n"sv, "Xbob n m"sv, "C"sv, "Cbob"sv, "Cbob "sv, "C bob n"sv,

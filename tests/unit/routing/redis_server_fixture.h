@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -98,6 +99,23 @@ class RedisClient {
       if (redisBufferWrite(context_, &done) != REDIS_OK) return false;
     }
     return true;
+  }
+
+  // For a subscriber (after SUBSCRIBE): what came so far, each message rendered, without
+  // waiting for more.
+  std::vector<std::string> TakeArrived() {
+    std::vector<std::string> arrived;
+    if (!ok()) return arrived;
+    pollfd readable{context_->fd, POLLIN, 0};
+    while (poll(&readable, 1, 0) == 1 && redisBufferRead(context_) == REDIS_OK) {
+    }
+    void* reply = nullptr;
+    while (redisGetReplyFromReader(context_, &reply) == REDIS_OK && reply != nullptr) {
+      arrived.push_back(Render(static_cast<redisReply*>(reply)));
+      freeReplyObject(reply);
+      reply = nullptr;
+    }
+    return arrived;
   }
 
   // A reply as one line of text: strings as they are, "(error) ...", "(nil)", arrays as

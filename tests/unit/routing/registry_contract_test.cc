@@ -21,6 +21,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -1250,6 +1251,56 @@ TEST_F(RedisRegistryTest, AFrozenPodClaimsItsPeersAgainWhenItResumes) {
   ASSERT_TRUE(PumpUntil([&] { return a().stats().relayed_remote == 1; }, "the frame is relayed"));
   EXPECT_EQ(a().stats().queued, 0u);
   EXPECT_TRUE(alice_.notices().empty()) << Describe();
+}
+
+// A frame a pod hands back (it no longer holds the target) gets no receipt: the bounce, which
+// carries its number, settles it at the sender's pod. Covered by a receipt, it was confirmed
+// even when the bounce was lost on the way (with the sending pod's subscription, or with the
+// bouncing pod's link), and nobody told its sender.
+TEST_F(RedisRegistryTest, AFrameHandedBackIsSettledByItsBounceNotByAReceipt) {
+  StartPods();
+  RedisRegistry* c = AddRedisPod("pod-c", {});
+  std::string carol = "carol";
+  for (int i = 0; BucketOf(carol) != BucketOf("bob"); ++i) carol = "carol" + std::to_string(i);
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), carol, carol_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "1");  // lookups: pod-a learns that bob and carol are on pod-b
+  Route(a(), "alice", carol, "0");
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1 && carol_.frames().size() == 1; },
+                        "the first frames arrive"));
+  RedisClient receipts(redis_.port());  // pod-b's receipts for pod-a come on this channel
+  ASSERT_EQ(receipts.Run({"SUBSCRIBE", Layout().Channel(0, "pod-a")}),
+            "[subscribe," + Layout().Channel(0, "pod-a") + ",1]");
+  b().Unregister("bob", &bob_);
+  ASSERT_EQ(Register(*c, "bob", bob2_), RegisterResult::kRegistered);
+  Route(a(), "alice", "bob", "2");  // to pod-b, by the cache: handed back, then routed to pod-c
+  ASSERT_TRUE(PumpUntil([&] { return bob2_.frames().size() == 1; }, "the bounce reaches bob"));
+  Route(a(), "alice", carol, "3");  // the next number of the same stream, handled by pod-b
+  ASSERT_TRUE(PumpUntil([&] { return carol_.frames().size() == 2; }, "carol gets her frame"));
+  std::set<uint64_t> covered;  // numbers of pod-a's stream to pod-b of bob's bucket
+  auto read_receipts = [&] {
+    const std::string prefix = "[message," + Layout().Channel(0, "pod-a") + ",";
+    for (const std::string& message : receipts.TakeArrived()) {
+      if (!message.starts_with(prefix)) continue;
+      const std::string payload = message.substr(prefix.size(), message.size() - prefix.size() - 1);
+      const std::optional<PodMessage> decoded = DecodePodMessage(payload);
+      if (!decoded || decoded->kind != PodMessage::Kind::kReceipts) continue;
+      const std::optional<std::vector<Receipt>> list = DecodeReceipts(decoded->receipts);
+      for (const Receipt& receipt : *list) {
+        if (receipt.bucket != BucketOf("bob")) continue;
+        for (uint64_t n = receipt.first; n <= receipt.last; ++n) covered.insert(n);
+      }
+    }
+    return !covered.empty();
+  };
+  ASSERT_TRUE(PumpUntil(read_receipts, "pod-b's receipt for carol's frame"));
+  PumpFor(milliseconds(300));  // a receipt round more, in case one for bob's frame came after
+  read_receipts();
+  EXPECT_EQ(covered.size(), 1u) << "only carol's frame; bob's was settled by its bounce";
+  EXPECT_EQ(bob2_.frames(), (Strings{"2"}));
+  EXPECT_TRUE(alice_.notices().empty()) << Describe();
+  EXPECT_EQ(pod_a().stats().receipt_asks, 0u) << "the bounce came before the receipt's hole";
 }
 
 // Redis frozen with a lookup (the route step) in its socket: pod-a's link times out and alice is
