@@ -104,7 +104,7 @@ void RedisRegistry::OnUp(bool restarted) {
   if (restarted) ForgetQueuesLostWithRedis();
   // Receipts sent while the link was away are lost, and Redis may still run what the old
   // connection held: ask every pod this pod waits on (delivery_receipts.h).
-  SendUnsentAnswers();
+  SendUnsent();
   SendAsks(unconfirmed_.TakeAsks(Clock::now(), Clock::now(), /*all=*/true));
   ResumeReleases();
   // Redis may have restarted empty, or reaped this pod while it was away: claim every local

@@ -184,9 +184,10 @@ class RedisRegistry : public Registry {
   void ExchangeReceipts(Clock::time_point now);
   // Asks the receiving pods of those streams how far they handled them (delivery_receipts.h).
   void SendAsks(std::vector<UnconfirmedFrames::Ask> asks);
-  // Another pod asks how far this pod handled its stream: answers on its channel of bucket 0.
+  // Another pod asks how far this pod handled its stream: answers on its channel of the bucket.
   void AnswerAsk(const PodMessage& ask);
-  void SendUnsentAnswers();
+  // Publishes what was meant for other pods while the link was not up (unsent_).
+  void SendUnsent();
   // Tells the senders of frames no receipt covers that they may be lost.
   void TellUnconfirmed(std::vector<UnconfirmedFrames::Frame> frames);
   void TellOverheard(std::string_view message);
@@ -235,8 +236,11 @@ class RedisRegistry : public Registry {
   ExpiryTracker expiry_;
   UnconfirmedFrames unconfirmed_;  // published to other pods, no receipt yet
   ReceiptsOwed receipts_owed_;     // to the pods whose frames this pod handled
-  // "<pod> <bucket>" -> (channel, answer): asks read while the link was not up (AnswerAsk).
-  std::unordered_map<std::string, std::pair<std::string, std::string>> answers_unsent_;
+  // Messages for other pods made while the link was not up, sent once it is: "A<pod> <bucket>"
+  // -> (channel, answer) for asks read (AnswerAsk), "E<pod> <sender> <target>" -> (channel,
+  // notice) for senders on other pods to tell (TellSender). At most kUnsentKept.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> unsent_;
+  static constexpr size_t kUnsentKept = 100'000;
   Clock::time_point receipts_sent_at_{};
   // After a stall: the marker whose return ends the backlog, the buckets where it has not yet,
   // and whether the frames read there meanwhile are dropped (InBacklogAfterStall).

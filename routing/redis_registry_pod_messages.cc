@@ -189,12 +189,20 @@ void RedisRegistry::TellSender(std::string_view sender_pod, std::string_view sen
     }
     return;
   }
-  // A sender on another pod only hears of expiry (the only failure known after its pod let go of
-  // the frame); its pod told it of anything else already.
-  if (reason != Undeliverable::kPeerUnavailable || !link_.up()) return;
-  link_.Command(
-      {link_.publish_verb(), layout_.ChannelFor(target, sender_pod), EncodeExpired(sender, target)},
-      nullptr);
+  // A sender on another pod: its pod let go of the frame (this pod queued it, or routes it on that
+  // pod's behalf: held for a claim that failed), so only this pod can tell it, with an expiry
+  // notice ("peer-unavailable" without a ref, which only its pod knew); once the link is back if
+  // it is down.
+  std::string channel = layout_.ChannelFor(target, sender_pod);
+  std::string notice = EncodeExpired(sender, target);
+  if (!link_.up()) {
+    if (unsent_.size() < kUnsentKept) {
+      unsent_.try_emplace("E" + std::string(sender_pod) + " " + notice, std::move(channel),
+                          std::move(notice));
+    }
+    return;
+  }
+  link_.Command({link_.publish_verb(), std::move(channel), std::move(notice)}, nullptr);
 }
 
 }  // namespace switchboard::routing

@@ -65,19 +65,19 @@ void RedisRegistry::AnswerAsk(const PodMessage& ask) {
   if (!link_.up()) {
     // Read on a subscription made before the link is whole: answered as soon as it is, before
     // any receipt (which, starting above what was asked about, would make those frames lost).
-    answers_unsent_[std::string(ask.pod) + " " + std::to_string(ask.bucket)] = {std::move(channel),
-                                                                                std::move(answer)};
+    unsent_["A" + std::string(ask.pod) + " " + std::to_string(ask.bucket)] = {std::move(channel),
+                                                                              std::move(answer)};
     return;
   }
   link_.Command({link_.publish_verb(), std::move(channel), std::move(answer)}, nullptr);
 }
 
-void RedisRegistry::SendUnsentAnswers() {
-  for (auto& [stream, answer] : answers_unsent_) {
+void RedisRegistry::SendUnsent() {
+  for (auto& [key, answer] : unsent_) {
     link_.Command({link_.publish_verb(), std::move(answer.first), std::move(answer.second)},
                   nullptr);
   }
-  answers_unsent_.clear();
+  unsent_.clear();
 }
 
 // A pod whose event loop stalled (frozen, starved) has a backlog on its channels: frames, and

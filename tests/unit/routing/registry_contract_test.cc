@@ -777,6 +777,40 @@ TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkC
   EXPECT_EQ(Register(b(), "bob", bob2_, "two"), RegisterResult::kRegistered);
 }
 
+// Another pod's frame reaches this pod while a claim for its target is on its way; the claim is
+// abandoned (the peer left) and the link lost before its reply. The frame goes back through
+// Redis on that pod's behalf, which cannot be done with the link down; that pod let go of it (a
+// lookup, or covered by a receipt), so this pod tells its sender, with an expiry notice, once
+// the link is back. (Before, it was dropped without a word.)
+TEST_F(RedisRegistryTest, AnotherPodsFrameThatCannotBeRoutedOnItsBehalfIsToldToItsSender) {
+  StartPods();
+  ASSERT_TRUE(FirstHeartbeatsAnswered());
+  // pod-x's frame for bob waits in pod-a's subscription, read once pod-a runs again: after the
+  // claim below started.
+  ASSERT_EQ(Redis({"PUBLISH", Layout().ChannelFor("bob", "pod-a"),
+                   EncodeDeliver("bob", "pod-x", "xavier", "for bob", true)}),
+            "1");
+  ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
+  auto result = StartRegister(a(), "bob", bob_, "one");
+  PumpFor(milliseconds(100));  // the register step waits in Redis; the frame is held for bob
+  a().Unregister("bob", &bob_);
+  ASSERT_TRUE(LoseTheReplyOfTheWaitingCall([&] { return OwnerOf("bob") == "pod-a"; }))
+      << "the register step did not run";
+  RedisClient xavier(redis_.port());  // what pod-x would read
+  const std::string channel = Layout().ChannelFor("bob", "pod-x");
+  ASSERT_EQ(xavier.Run({"SUBSCRIBE", channel}), "[subscribe," + channel + ",1]");
+  ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
+  Strings told;
+  ASSERT_TRUE(PumpUntil(
+      [&] {
+        for (std::string& message : xavier.TakeArrived()) told.push_back(std::move(message));
+        return !told.empty();
+      },
+      milliseconds(15000), "pod-a tells xavier"));
+  EXPECT_EQ(told, (Strings{"[message," + channel + ",Exavier bob]"}));
+  EXPECT_FALSE(result->has_value()) << "no callback for a connection that left";
+}
+
 // A refusal can come back for a sender whose claim is on its way to Redis: a page whose client
 // sends before its claim is answered, or any peer of a pod that claims its peers again after its
 // liveness key lapsed (a frozen Redis). The sender is told all the same.
