@@ -8,8 +8,9 @@
 namespace switchboard::protocol {
 
 // Appends `text` to `frame` as a JSON string literal, quotes included, escaping what JSON
-// requires (quote, backslash, control characters). Bytes >= 0x80 are copied as they are: the
-// input is expected to be UTF-8.
+// requires (quote, backslash, control characters). Well-formed UTF-8 is copied as it is; each
+// byte that is not part of it becomes \ufffd (the replacement character), so that the result is
+// always valid JSON text whatever bytes come in (a log line quoting a malformed message).
 void AppendJsonString(Frame& frame, std::string_view text);
 
 }  // namespace switchboard::protocol

@@ -53,6 +53,28 @@ TEST(AppendJsonStringTest, CopiesUtf8BytesAsTheyAre) {
   EXPECT_EQ(Quote("caf\xc3\xa9 \xe2\x9c\x93"), "\"caf\xc3\xa9 \xe2\x9c\x93\"");
 }
 
+TEST(AppendJsonStringTest, CopiesEveryLengthOfUtf8) {
+  EXPECT_EQ(Quote("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"),
+            "\"\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf\"");
+}
+
+// Bytes that are not UTF-8 (a log line quoting raw bytes from the wire) must not make the line
+// invalid JSON: each becomes the replacement character.
+TEST(AppendJsonStringTest, ReplacesBytesThatAreNotUtf8) {
+  EXPECT_EQ(Quote("a\xff"
+                  "b"),
+            R"("a\ufffdb")");
+  EXPECT_EQ(Quote("\x80"), R"("\ufffd")") << "a lone continuation byte";
+  EXPECT_EQ(Quote("\xc3"), R"("\ufffd")") << "cut short (a log line truncated mid-character)";
+  EXPECT_EQ(Quote("\xe2\x9c"), R"("\ufffd\ufffd")");
+  EXPECT_EQ(Quote("\xc0\xaf"), R"("\ufffd\ufffd")") << "overlong";
+  EXPECT_EQ(Quote("\xe0\x80\xaf"), R"("\ufffd\ufffd\ufffd")") << "overlong";
+  EXPECT_EQ(Quote("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")") << "a surrogate";
+  EXPECT_EQ(Quote("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")") << "above U+10FFFF";
+  EXPECT_EQ(Quote("\xf5\x80"), R"("\ufffd\ufffd")");
+  EXPECT_EQ(Quote("\xe2\x9c\x93\xff"), "\"\xe2\x9c\x93\\ufffd\"");
+}
+
 TEST(AppendJsonStringTest, LeavesSpaceSlashAndDelAlone) {
   EXPECT_EQ(Quote(" /\x7f~"), "\" /\x7f~\"");
 }
@@ -72,6 +94,7 @@ TEST(AppendJsonStringTest, RoundTripsThroughJsoncpp) {
   for (const std::string& text : kTexts) {
     EXPECT_EQ(Unquote(Quote(text)), text);
   }
+  EXPECT_EQ(Unquote(Quote("bad \xff\xfe bytes")), "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
 }
 
 }  // namespace
