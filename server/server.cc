@@ -74,6 +74,23 @@ HttpResponse PeerListResponse(const std::optional<std::vector<std::string>>& key
   return {200, "application/json; charset=utf-8", protocol::PeerJsIdList(ids), cors};
 }
 
+// Appends the query's arguments to `arguments`, in order, leaving out empty ones ("?&peer=x",
+// "?a=1&&peer=x": libwebsockets keeps them as arguments of length 0, which must not end the
+// list) and those over 1023 bytes. Returns false if there was one that long.
+bool ReadQueryArguments(lws* wsi, std::vector<std::string>* arguments) {
+  bool all_read = true;
+  char argument[1024];
+  for (int i = 0;; ++i) {
+    const int length =
+        lws_hdr_copy_fragment(wsi, argument, sizeof(argument), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (length > 0) arguments->emplace_back(argument, static_cast<size_t>(length));
+    if (length >= 0) continue;
+    // Past the last argument, or one too long to copy.
+    if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) == 0) return all_read;
+    all_read = false;
+  }
+}
+
 }  // namespace
 
 Server::Server(Config config, Logger& logger)
@@ -298,13 +315,12 @@ int Server::ConfirmUpgrade(lws* wsi) {
 }
 
 std::optional<Server::Refusal> Server::ReadHandshake(lws* wsi, Handshake* handshake) const {
+  std::vector<std::string> arguments;
+  if (!ReadQueryArguments(wsi, &arguments)) {
+    return Refusal{"bad-query", "a query argument is over 1023 bytes\n"};
+  }
   bool has_peer = false;
-  char argument[1024];
-  for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; ++i) {
-    const int length =
-        lws_hdr_copy_fragment(wsi, argument, sizeof(argument), WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (length < 0) return Refusal{"bad-query", "a query argument is over 1023 bytes\n"};
-    const std::string_view arg(argument, static_cast<size_t>(length));
+  for (std::string_view arg : arguments) {
     if (arg.starts_with("peer=") && !has_peer) {  // the first one counts
       has_peer = true;
       handshake->peer = std::string(arg.substr(5));
@@ -345,13 +361,10 @@ void Server::OnEstablished(lws* wsi, void* user) {
 }
 
 Session* Server::NewPeerJsSession(lws* wsi) {
+  // An argument too long to read is left out: the handshake then misses what it needs, and says
+  // so in its ERROR frame.
   std::vector<std::string> arguments;
-  char argument[1024];
-  for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; ++i) {
-    const int length =
-        lws_hdr_copy_fragment(wsi, argument, sizeof(argument), WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (length >= 0) arguments.emplace_back(argument, static_cast<size_t>(length));
-  }
+  ReadQueryArguments(wsi, &arguments);
   protocol::PeerJsHandshake handshake;
   std::optional<std::string> refusal = protocol::ReadPeerJsHandshake(
       std::vector<std::string_view>(arguments.begin(), arguments.end()), config_.peerjs_key,

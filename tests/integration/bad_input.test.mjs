@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { connectPeer, serverFixture, sleep, tryHandshake } from './harness.mjs';
+import { connectPeer, openClient, serverFixture, sleep, tryHandshake } from './harness.mjs';
 
 const MAX_MESSAGE_BYTES = 4096;
 
@@ -213,6 +213,17 @@ describe('bad input: refused handshakes', { timeout: 30000 }, () => {
       assert.equal(res.status, status, `handshake ${JSON.stringify(opts).slice(0, 120)}`);
       assert.ok(res.body.length > 0, 'a refusal carries a plain-text reason in the body');
       assert.match(String(res.headers['content-type']), /^text\/plain/, 'content-type of the refusal');
+    });
+  }
+
+  // An empty argument must not end the query: the id (and the token) after it still count.
+  for (const query of ['&peer=after-empty', 'a=1&&peer=after-empty', 'peer=after-empty&&token=t&']) {
+    it(`reads the id after an empty query argument (?${query})`, async () => {
+      const client = await openClient(fx.srv, { query });
+      const welcome = await client.next(3000, 'welcome');
+      assert.equal(welcome.peer, 'after-empty', `welcome ${JSON.stringify(welcome)}`);
+      client.close();
+      await client.closed();
     });
   }
 
