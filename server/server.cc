@@ -91,6 +91,17 @@ bool ReadQueryArguments(lws* wsi, std::vector<std::string>* arguments) {
   }
 }
 
+// Whether the request says it carries a body: a Transfer-Encoding, or a Content-Length other
+// than one "0" (a second Content-Length, whatever its value, counts as a body).
+bool HasBody(lws* wsi) {
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) return true;
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) return false;
+  if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) return true;
+  char length[32];
+  if (lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0) return true;
+  return std::string_view(length) != "0";
+}
+
 }  // namespace
 
 Server::Server(Config config, Logger& logger)
@@ -373,11 +384,19 @@ Session* Server::NewPeerJsSession(lws* wsi) {
 }
 
 int Server::ServeHttp(lws* wsi, std::string_view path) {
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-    return WriteHttpResponse(wsi, 405, "text/plain; charset=utf-8", "only GET is served\n") &&
-                   lws_http_transaction_completed(wsi) == 0
-               ? 0
-               : -1;
+  // Every route takes GET (or HEAD) without a body. Anything else is answered and the connection
+  // closed (returning nonzero: libwebsockets flushes the answer first), since what follows on it
+  // may be a body that a proxy in front framed another way and would be read as a request (two
+  // Content-Length headers: request smuggling).
+  const bool get_or_head = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
+                           lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+  if (!get_or_head) {
+    WriteHttpResponse(wsi, 405, "text/plain; charset=utf-8", "only GET and HEAD are served\n");
+    return -1;
+  }
+  if (HasBody(wsi)) {
+    WriteHttpResponse(wsi, 400, "text/plain; charset=utf-8", "a request here takes no body\n");
+    return -1;
   }
   if (const std::optional<PeerJsHttpRoute> route = MatchPeerJsHttp(path, config_.peerjs_path)) {
     return ServePeerJsHttp(wsi, *route);
@@ -458,6 +477,8 @@ bool Server::WriteHttpResponse(lws* wsi, int status, std::string_view content_ty
     }
   }
   if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) return false;
+  // A HEAD request gets the headers of its GET, content-length included, and no body.
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) body = {};
   std::string buffer(LWS_PRE, '\0');
   buffer.append(body);
   auto* data = reinterpret_cast<unsigned char*>(buffer.data() + LWS_PRE);

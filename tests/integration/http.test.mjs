@@ -2,6 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { connectPeer, eventually, serverFixture, tryHandshake } from './harness.mjs';
 
 const EXPIRE_MS = 300;
@@ -192,4 +193,51 @@ describe('http endpoints', { timeout: 30000 }, () => {
   it('answers 404 for an unknown HTTP path', async () => {
     assert.equal((await fx.srv.get('/nope')).status, 404);
   });
+
+  it('HEAD /healthz is 200, with the length of the GET body and no body', async () => {
+    const reply = await rawHttp(fx.srv, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 200 /, reply);
+    assert.match(reply, /\r\ncontent-length: 3\r\n/i, reply);
+    assert.ok(reply.endsWith('\r\n\r\n'), `no body after the headers: ${JSON.stringify(reply)}`);
+  });
+
+  // Request smuggling: what follows a request whose body is framed two ways must never be read as
+  // a request of its own. Such requests are refused and the connection closed.
+  for (const [label, request, status] of [
+    ['two Content-Length headers', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 38\r\n\r\n', 405],
+    ['two Content-Length headers on a GET', 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 38\r\n\r\n', 400],
+    ['a body on a GET', 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 38\r\n\r\n', 400],
+    ['a chunked body on a GET', 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n26\r\n', 400],
+  ]) {
+    it(`refuses ${label} with ${status}, and reads nothing after it`, async () => {
+      const smuggled = 'GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n';
+      const reply = await rawHttp(fx.srv, request + smuggled);
+      assert.match(reply, new RegExp(`^HTTP/1\\.1 ${status} `), reply);
+      assert.equal(reply.split('HTTP/1.1 ').length - 1, 1, `one response only: ${JSON.stringify(reply)}`);
+    });
+  }
+
+  it('still serves a GET with an empty body (Content-Length: 0), and the next request after it', async () => {
+    const reply = await rawHttp(
+      fx.srv,
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(reply.split('HTTP/1.1 200 ').length - 1, 2, reply);
+  });
 });
+
+// Writes `bytes` on a fresh TCP connection and returns everything the server sent until it
+// closed the connection (or 3 s passed).
+function rawHttp(srv, bytes) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(srv.port, srv.host, () => socket.write(bytes));
+    let reply = '';
+    const timer = setTimeout(() => socket.destroy(), 3000);
+    socket.on('data', (data) => (reply += data));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(reply);
+    });
+  });
+}
