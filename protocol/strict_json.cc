@@ -45,6 +45,16 @@ bool HasOnlyStrictJsonTokens(std::string_view text) {
       i = end;
     } else if (c == '/') {  // a comment: jsoncpp skips them even in strict mode
       return false;
+    } else if (c == ',') {
+      // A comma before a closing bracket: jsoncpp's strict mode lets one through after a member
+      // whose name is empty ({"":1,}), taking the empty name for an empty object's.
+      size_t next = i + 1;
+      while (next < text.size() && (text[next] == ' ' || text[next] == '\t' || text[next] == '\n' ||
+                                    text[next] == '\r')) {
+        ++next;
+      }
+      if (next < text.size() && (text[next] == '}' || text[next] == ']')) return false;
+      i = next;
     } else {
       ++i;
     }

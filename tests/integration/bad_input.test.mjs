@@ -21,6 +21,10 @@ const BAD_FRAMES = [
   ['single-quoted JSON', "{'type':'ping'}", undefined],
   ['trailing comma in an object', '{"type":"ping",}', undefined],
   ['trailing comma in the payload', '{"type":"message","to":"bad-B","payload":[1,2,]}', undefined],
+  // jsoncpp reads what simdjson cannot (a lone surrogate, a number past 64 bits), and let a
+  // trailing comma after an empty name through: bad-B's JSON.parse would refuse it.
+  ['trailing comma after an empty name, beside a lone surrogate', '{"type":"offer","to":"bad-B","payload":{"":"\\udc00",}}', undefined],
+  ['trailing comma after an empty name, beside a 100-digit number', `{"type":"offer","to":"bad-B","payload":{"":${'9'.repeat(100)},}}`, undefined],
   ['unquoted key', '{type:"ping"}', undefined],
   ['number with a leading zero', '{"type":"message","to":"bad-B","payload":017}', undefined],
   ['number with a plus sign', '{"type":"message","to":"bad-B","payload":+1}', undefined],

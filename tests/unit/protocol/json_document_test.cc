@@ -94,6 +94,22 @@ TEST_F(JsonDocumentTest, RefusesTextThatIsNotJson) {
   }
 }
 
+// Texts that simdjson hands to jsoncpp (a number beyond 64 bits, a lone surrogate escape), with
+// a trailing comma after a member whose name is empty: jsoncpp's strict mode lets that comma
+// through, and a browser's JSON.parse would not. (Found by a fuzzer.)
+TEST_F(JsonDocumentTest, RefusesATrailingCommaInTextJsoncppReads) {
+  for (std::string_view text : {
+           R"({"type":"offer","to":"bob","payload":{"":"\udc00",}})",
+           R"({"":"\udc00",})",
+           R"({"":123456789012345678901234567890,})",
+           R"({"a":[123456789012345678901234567890,]})",
+       }) {
+    EXPECT_FALSE(document_.Parse(text)) << text;
+  }
+  EXPECT_TRUE(document_.Parse(R"({"":"\udc00","a":123456789012345678901234567890})"))
+      << "without the comma, both are RFC 8259 JSON";
+}
+
 TEST_F(JsonDocumentTest, RefusesTrailingGarbage) {
   for (std::string_view text : {R"({"a":1} x)", R"({"a":1}{"a":1})", R"({"a":1}])", "1 2"}) {
     EXPECT_FALSE(document_.Parse(text)) << text;

@@ -19,7 +19,8 @@ TEST(StrictJsonTest, RefusesWhatJsoncppLetsThrough) {
   for (const std::string& text :
        {R"({"a":01})"s, R"({"a":+1})"s, R"({"a":1.})"s, R"({"a":-})"s, R"({"a":.5})"s,
         R"({"a":1e})"s, "{\"a\":\"line\nbreak\"}"s, "{\"a\":\"nul\0\"}"s, R"({"a":1 /* c */})"s,
-        "{\"a\":1 // c\n}"s}) {
+        "{\"a\":1 // c\n}"s, R"({"":1,})"s, "{\"\":\"\\udc00\" ,\n}"s, R"([1,])"s,
+        R"({"a":{"":[],}})"s}) {
     EXPECT_FALSE(HasOnlyStrictJsonTokens(text)) << text;
   }
 }
