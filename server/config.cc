@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "routing/redis_url.h"
+#include "server/origin_allowlist.h"
 
 namespace switchboard::server {
 
@@ -80,6 +81,12 @@ const std::vector<Flag>& Flags() {
        nullptr, nullptr, 0, 0, &Config::peerjs_allow_discovery},
       {"peerjs-alive-timeout-ms", "close a PeerJS client that sent nothing for this long", nullptr,
        &Config::peerjs_alive_timeout_ms, 1000, 3600000},
+      {"allowed-origins",
+       "web origins whose pages may connect and read the HTTP routes (CORS): * or a "
+       "comma-separated "
+       "list of scheme://host[:port], * in the host matching any name (https://*.example.com); "
+       "requests without an Origin are always let in",
+       &Config::allowed_origins},
   };
   return kFlags;
 }
@@ -168,6 +175,11 @@ bool Validate(Config* config, std::string* error) {
   if (!config->peerjs_path.ends_with('/')) config->peerjs_path += '/';  // as the client does
   if (config->peerjs_key.empty() || config->peerjs_key.find('/') != std::string::npos) {
     *error = "--peerjs-key must be non-empty, without /";
+    return false;
+  }
+  std::string origins_error;
+  if (!OriginAllowlist::Parse(config->allowed_origins, &origins_error)) {
+    *error = "--allowed-origins: " + origins_error;
     return false;
   }
   if (!config->redis_url.empty()) {

@@ -35,6 +35,7 @@ struct Config {
   std::string peerjs_key = "peerjs";
   bool peerjs_allow_discovery = false;
   int peerjs_alive_timeout_ms = 60000;
+  std::string allowed_origins = "*";  // origin_allowlist.h
 };
 
 // What the command line asks for.

@@ -102,12 +102,31 @@ bool HasBody(lws* wsi) {
   return std::string_view(length) != "0";
 }
 
+// --allowed-origins, which Validate() has read once already.
+OriginAllowlist AllowlistOf(std::string_view list) {
+  std::string error;
+  return *OriginAllowlist::Parse(list, &error);
+}
+
 }  // namespace
+
+std::string Server::OriginOf(lws* wsi) {
+  char origin[512];
+  const int length = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+  if (length > 0) return std::string(origin, static_cast<size_t>(length));
+  // Longer than any origin (or unreadable): not one to let in, unless every origin is.
+  return lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 ? std::string("?") : std::string();
+}
+
+bool Server::OriginAllowed(std::string_view origin) const {
+  return origin.empty() || origins_.Allows(origin);
+}
 
 Server::Server(Config config, Logger& logger)
     : config_(std::move(config)),
       logger_(logger),
       peerjs_ws_path_(PeerJsWebSocketPath(config_.peerjs_path)),
+      origins_(AllowlistOf(config_.allowed_origins)),
       registry_(MakeRegistry()),
       session_env_{config_, *registry_, metrics_, logger_, native_parser_, peerjs_parser_} {
   metrics_.connections_max = config_.max_connections;
@@ -120,7 +139,7 @@ Server::Server(Config config, Logger& logger)
   }
   metrics_.errors["peerjs-handshake"] = 0;
   for (const char* reason :
-       {"bad-peer-id", "bad-token", "bad-query", "draining", "full", "not-found"}) {
+       {"bad-origin", "bad-peer-id", "bad-token", "bad-query", "draining", "full", "not-found"}) {
     metrics_.handshakes_refused[reason] = 0;
   }
 }
@@ -309,6 +328,9 @@ int Server::ConfirmUpgrade(lws* wsi) {
   } else if (metrics_.connections_open >= config_.max_connections) {
     status = 503;
     refusal = Refusal{"full", "the server holds all the connections it may; connect again\n"};
+  } else if (!OriginAllowed(OriginOf(wsi))) {
+    status = 403;
+    refusal = Refusal{"bad-origin", "this origin may not connect (see --allowed-origins)\n"};
   } else if (std::string_view(path) == peerjs_ws_path_) {
     return 0;  // PeerJS refuses inside the WebSocket, with an ERROR frame (PeerJsSession)
   } else if (std::string_view(path) != kWebSocketPath) {
@@ -411,9 +433,9 @@ int Server::ServeHttp(lws* wsi, std::string_view path) {
 }
 
 int Server::ServePeerJsHttp(lws* wsi, PeerJsHttpRoute route) {
+  // Only a listed origin is named: a page elsewhere gets the answer, but its browser hides it.
   HttpHeaders cors = {{"vary", "Origin"}};
-  char origin[512];
-  if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0) {
+  if (const std::string origin = OriginOf(wsi); !origin.empty() && OriginAllowed(origin)) {
     cors.emplace_back("access-control-allow-origin", origin);
   }
   switch (route) {

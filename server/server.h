@@ -21,6 +21,7 @@
 #include "server/http_endpoints.h"
 #include "server/logger.h"
 #include "server/metrics.h"
+#include "server/origin_allowlist.h"
 #include "server/peerjs_http.h"
 #include "server/session.h"
 #include "server/sliced_list.h"
@@ -73,6 +74,10 @@ class Server {
   // Answers a request to the PeerJS endpoint, with the CORS headers `peer` sends. The peer list
   // is answered later, from OnHttpWritable, once the registry has it.
   int ServePeerJsHttp(lws* wsi, PeerJsHttpRoute route);
+  // The request's Origin header ("" without one), and whether --allowed-origins lets it in (a
+  // request without one is not a browser's, and is).
+  static std::string OriginOf(lws* wsi);
+  bool OriginAllowed(std::string_view origin) const;
 
   // Writes the response a PeerJS request waited for, if it has arrived.
   int OnHttpWritable(lws* wsi);
@@ -118,6 +123,7 @@ class Server {
   protocol::NativeParser native_parser_;
   protocol::PeerJsParser peerjs_parser_;
   const std::string peerjs_ws_path_;
+  const OriginAllowlist origins_;  // --allowed-origins
   // Set by MakeRegistry() while registry_ is initialised, so declared before it.
   routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend
   std::unique_ptr<routing::Registry> registry_;
