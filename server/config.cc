@@ -81,6 +81,10 @@ const std::vector<Flag>& Flags() {
        nullptr, nullptr, 0, 0, &Config::peerjs_allow_discovery},
       {"peerjs-alive-timeout-ms", "close a PeerJS client that sent nothing for this long", nullptr,
        &Config::peerjs_alive_timeout_ms, 1000, 3600000},
+      {"admin-port",
+       "serve /metrics, /healthz and /readyz on this port instead of the public one (0 picks a "
+       "free one; default: off, everything on --port)",
+       nullptr, &Config::admin_port, 0, 65535},
       {"allowed-origins",
        "web origins whose pages may connect and read the HTTP routes (CORS): * or a "
        "comma-separated "
@@ -175,6 +179,10 @@ bool Validate(Config* config, std::string* error) {
   if (!config->peerjs_path.ends_with('/')) config->peerjs_path += '/';  // as the client does
   if (config->peerjs_key.empty() || config->peerjs_key.find('/') != std::string::npos) {
     *error = "--peerjs-key must be non-empty, without /";
+    return false;
+  }
+  if (config->admin_port > 0 && config->admin_port == config->port) {
+    *error = "--admin-port must differ from --port";
     return false;
   }
   std::string origins_error;

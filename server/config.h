@@ -36,6 +36,7 @@ struct Config {
   bool peerjs_allow_discovery = false;
   int peerjs_alive_timeout_ms = 60000;
   std::string allowed_origins = "*";  // origin_allowlist.h
+  int admin_port = -1;                // -1: /metrics, /healthz, /readyz on the public port
 };
 
 // What the command line asks for.

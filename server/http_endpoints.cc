@@ -4,6 +4,17 @@ namespace switchboard::server {
 
 bool IsNearlyFull(int64_t open, int max) { return open >= max - max / 20; }
 
+bool IsOperationsPath(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
+HttpResponse NotServedHere(std::string_view what) {
+  return {404,
+          "text/plain; charset=utf-8",
+          "not found: this port serves " + std::string(what) + "\n",
+          {}};
+}
+
 HttpResponse RespondToGet(std::string_view path, const ServerHealth& health) {
   if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
   if (path == "/readyz") {

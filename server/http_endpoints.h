@@ -1,4 +1,5 @@
-// The operations endpoints served on the WebSocket port: health, readiness, metrics.
+// The operations endpoints: health, readiness, metrics, served on the WebSocket port, or with
+// --admin-port on a port of their own (and then not on the public one).
 //
 // Pure: it decides what to answer; server.cc writes it to the socket.
 #pragma once
@@ -37,5 +38,11 @@ bool IsNearlyFull(int64_t open, int max);
 // runs), /readyz 200 when accepting connections and 503 while draining or nearly full, /metrics
 // the Prometheus text, anything else 404.
 HttpResponse RespondToGet(std::string_view path, const ServerHealth& health);
+
+// Whether `path` is one of the operations endpoints (/healthz, /readyz, /metrics).
+bool IsOperationsPath(std::string_view path);
+
+// The 404 of a port that serves only some routes: `what` names them.
+HttpResponse NotServedHere(std::string_view what);
 
 }  // namespace switchboard::server

@@ -193,7 +193,9 @@ int Server::Run() {
   StartOwnHandles();
   FitOpenFileLimit();
   if (!StartLibwebsockets()) {
-    logger_.Error("cannot listen", {{"host", config_.host}, {"port", config_.port}});
+    logger_.Error(
+        "cannot listen",
+        {{"host", config_.host}, {"port", config_.port}, {"admin_port", config_.admin_port}});
     registry_->Close();
     CloseOwnHandles();
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -203,11 +205,14 @@ int Server::Run() {
   const int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(context_, "default"));
   const std::string url =
       "ws://" + config_.host + ":" + std::to_string(port) + std::string(kWebSocketPath);
-  logger_.Info("listening", {{"host", config_.host},
-                             {"port", port},
-                             {"pod", config_.pod_id},
-                             {"url", url},
-                             {"routing", redis_ != nullptr ? "redis" : "embedded"}});
+  logger_.Info(
+      "listening",
+      {{"host", config_.host},
+       {"port", port},
+       {"admin_port", admin_vhost_ != nullptr ? lws_get_vhost_listen_port(admin_vhost_) : port},
+       {"pod", config_.pod_id},
+       {"url", url},
+       {"routing", redis_ != nullptr ? "redis" : "embedded"}});
   if (redis_ != nullptr) redis_->Start();
 
   // Runs until Shutdown() has destroyed the context and closed every handle.
@@ -260,7 +265,22 @@ bool Server::StartLibwebsockets() {
   info.retry_and_idle_policy = &no_idle_policy_;
   info.pcontext = &context_;
   context_ = lws_create_context(&info);
-  return context_ != nullptr;
+  return context_ != nullptr && StartAdminListener();
+}
+
+bool Server::StartAdminListener() {
+  if (config_.admin_port < 0) return true;
+  lws_context_creation_info info{};
+  info.port = config_.admin_port;
+  info.iface = config_.host == "0.0.0.0" ? nullptr : config_.host.c_str();
+  info.protocols = kProtocols;
+  info.vhost_name = "admin";
+  info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+  if (config_.host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.keepalive_timeout = config_.handshake_timeout_seconds;
+  info.retry_and_idle_policy = &no_idle_policy_;
+  admin_vhost_ = lws_create_vhost(context_, &info);
+  return admin_vhost_ != nullptr;
 }
 
 int Server::Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -322,7 +342,10 @@ int Server::ConfirmUpgrade(lws* wsi) {
   Handshake handshake;
   std::optional<Refusal> refusal;
   int status = 400;
-  if (draining_) {
+  if (admin_vhost_ != nullptr && lws_get_vhost(wsi) == admin_vhost_) {
+    status = 404;
+    refusal = Refusal{"not-found", "the admin port takes no WebSockets\n"};
+  } else if (draining_) {
     status = 503;
     refusal = Refusal{"draining", "the server is shutting down; connect again\n"};
   } else if (metrics_.connections_open >= config_.max_connections) {
@@ -419,6 +442,13 @@ int Server::ServeHttp(lws* wsi, std::string_view path) {
   if (HasBody(wsi)) {
     WriteHttpResponse(wsi, 400, "text/plain; charset=utf-8", "a request here takes no body\n");
     return -1;
+  }
+  const bool on_admin_port = admin_vhost_ != nullptr && lws_get_vhost(wsi) == admin_vhost_;
+  if (on_admin_port && !IsOperationsPath(path)) {
+    return FinishHttp(wsi, NotServedHere("/healthz, /readyz and /metrics"));
+  }
+  if (admin_vhost_ != nullptr && !on_admin_port && IsOperationsPath(path)) {
+    return FinishHttp(wsi, NotServedHere("WebSockets and the PeerJS routes (see --admin-port)"));
   }
   if (const std::optional<PeerJsHttpRoute> route = MatchPeerJsHttp(path, config_.peerjs_path)) {
     return ServePeerJsHttp(wsi, *route);

@@ -105,6 +105,8 @@ class Server {
   // Creates the libwebsockets context on our loop and starts listening. False on failure.
   void FitOpenFileLimit();
   bool StartLibwebsockets();
+  // With --admin-port, a second listener for the operations routes. False on failure.
+  bool StartAdminListener();
 
   void Shutdown();
 
@@ -118,6 +120,7 @@ class Server {
   uv_signal_t sigint_{};
   uv_timer_t tick_{};
   lws_context* context_ = nullptr;
+  lws_vhost* admin_vhost_ = nullptr;       // with --admin-port: where /metrics and the probes are
   const lws_retry_bo_t no_idle_policy_{};  // all zero: no libwebsockets ping (see Keepalive)
   Metrics metrics_;
   protocol::NativeParser native_parser_;

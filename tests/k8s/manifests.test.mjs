@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { parse as parseYamlText } from 'yaml';
-import { runOnce, startRedis, startServer, connectPeer, redisCommand, eventually } from '../integration/harness.mjs';
+import { runOnce, startRedis, startServer, connectPeer, redisCommand, eventually, httpGet, parseMetrics } from '../integration/harness.mjs';
 import { K8S, find, load, render, schemaProblems, selects } from './kustomize.mjs';
 
 const OVERLAYS = ['overlays/dev', 'overlays/prod'];
@@ -180,6 +180,7 @@ describe('the manifests fit together', () => {
         const objects = rendered(overlay);
         const { container, config } = relay(objects);
         assert.equal(Number(config.SWITCHBOARD_PORT), container.ports.find((p) => p.name === 'http').containerPort);
+        assert.equal(Number(config.SWITCHBOARD_ADMIN_PORT), container.ports.find((p) => p.name === 'admin').containerPort);
         const redisService = find(objects, 'Service', 'switchboard-redis');
         assert.equal(new URL(config.SWITCHBOARD_REDIS_URL).hostname, redisService.metadata.name);
         assert.equal(
@@ -287,23 +288,27 @@ describe('the manifests fit the real binary', { timeout: 120000 }, () => {
       t.after(() => redis.stop());
       assert.equal(await redisCommand(redis.port, ['CONFIG', 'SET', 'requirepass', password]), 'OK');
 
-      // The pod's environment, as Kubernetes builds it; only where to listen and where Redis is
-      // differ (flags beat variables), and the pod id comes from POD_NAME alone.
+      // The pod's environment, as Kubernetes builds it; only where to listen (both ports) and where
+      // Redis is differ (flags beat variables), and the pod id comes from POD_NAME alone.
       const podName = 'switchboard-7c9d8f6b5d-x2x7q';
       const srv = await startServer(
-        { 'redis-url': redis.url, 'pod-id': null, 'drain-seconds': null },
+        { 'redis-url': redis.url, 'pod-id': null, 'drain-seconds': null, 'admin-port': 0 },
         { t, env: { ...config, POD_NAME: podName, SWITCHBOARD_REDIS_PASSWORD: password } },
       );
       assert.equal(srv.listening.pod, podName, 'the pod id is POD_NAME');
       await srv.waitForRedisUp();
 
+      // The probes and the ServiceMonitor use the admin port; the public one no longer serves them.
+      const admin = (path) => httpGet(srv.host, srv.listening.admin_port, path);
       for (const probe of [container.readinessProbe, container.livenessProbe]) {
-        assert.equal(probe.httpGet.port, 'http');
-        const res = await srv.get(probe.httpGet.path);
+        assert.equal(probe.httpGet.port, 'admin');
+        const res = await admin(probe.httpGet.path);
         assert.equal(res.status, 200, `${probe.httpGet.path}: ${res.status} ${res.body}`);
+        assert.equal((await srv.get(probe.httpGet.path)).status, 404, `${probe.httpGet.path} on the public port`);
       }
+      assert.equal(find(rendered('monitoring'), 'ServiceMonitor').spec.endpoints[0].port, 'admin');
 
-      const metrics = await srv.metrics();
+      const metrics = parseMetrics((await admin('/metrics')).body);
       const exposed = new Set(metrics.samples.map((s) => s.name));
       for (const [name, type] of metrics.types) {
         exposed.add(name);
@@ -330,7 +335,7 @@ describe('the manifests fit the real binary', { timeout: 120000 }, () => {
       // A probe polls: the server turns unready once it has handled the signal, not at the
       // instant it was sent.
       await eventually(async () => {
-        const res = await srv.get(container.readinessProbe.httpGet.path);
+        const res = await admin(container.readinessProbe.httpGet.path);
         assert.equal(res.status, 503, 'not ready once draining');
       }, { timeoutMs: 2000, intervalMs: 20 });
       const budgetMs = (pod.spec.terminationGracePeriodSeconds - preStopSeconds(container)) * 1000;
