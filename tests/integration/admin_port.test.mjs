@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket, connectPeer, eventually, httpGet, serverFixture } from './harness.mjs';
+import { connectPeer, eventually, handshakeStatus, httpGet, serverFixture } from './harness.mjs';
 
 describe('admin port', { timeout: 30000 }, () => {
   const fx = serverFixture({ 'admin-port': 0 });
@@ -24,19 +24,7 @@ describe('admin port', { timeout: 30000 }, () => {
 
   it('serves nothing else there: no client route, no WebSocket', async () => {
     assert.equal((await admin('/peerjs/id')).status, 404);
-    const status = await new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://${fx.srv.host}:${fx.srv.listening.admin_port}/ws?peer=adm`);
-      ws.once('unexpected-response', (req, res) => {
-        res.resume();
-        ws.terminate();
-        resolve(res.statusCode);
-      });
-      ws.once('open', () => {
-        ws.terminate();
-        resolve(101);
-      });
-      ws.once('error', reject);
-    });
+    const status = await handshakeStatus(`ws://${fx.srv.host}:${fx.srv.listening.admin_port}/ws?peer=adm`);
     assert.equal(status, 404);
   });
 

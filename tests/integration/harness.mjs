@@ -807,6 +807,24 @@ export async function connectPeer(srv, peer, opts = {}) {
   return client;
 }
 
+// The status a WebSocket handshake to `url` gets: 101 when accepted (the socket is closed at
+// once), else the refusal's. `origin` (undefined: none) is sent as the Origin header.
+export function handshakeStatus(url, { origin, timeoutMs = 3000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, ...(origin === undefined ? {} : { origin }) });
+    ws.once('unexpected-response', (req, res) => {
+      res.resume();
+      ws.terminate();
+      resolve(res.statusCode);
+    });
+    ws.once('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.once('error', reject);
+  });
+}
+
 // Attempts a WebSocket handshake and reports the outcome without throwing:
 // {status: 101, client} when accepted, or {status, body, headers} when refused.
 export function tryHandshake(srv, { peer, token, path, query, timeoutMs = 3000 } = {}) {

@@ -3,27 +3,9 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket, httpGetWithHeaders, serverFixture } from './harness.mjs';
+import { handshakeStatus, httpGetWithHeaders, serverFixture } from './harness.mjs';
 
-// A WebSocket handshake with `origin` (undefined: none): 101, or the refusal's status.
-function handshakeFrom(srv, path, origin) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${srv.host}:${srv.port}${path}`, {
-      handshakeTimeout: 3000,
-      ...(origin === undefined ? {} : { origin }),
-    });
-    ws.once('unexpected-response', (req, res) => {
-      res.resume();
-      ws.terminate();
-      resolve(res.statusCode);
-    });
-    ws.once('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.once('error', reject);
-  });
-}
+const handshakeFrom = (srv, path, origin) => handshakeStatus(`ws://${srv.host}:${srv.port}${path}`, { origin });
 
 describe('allowed origins', { timeout: 30000 }, () => {
   const fx = serverFixture({ 'allowed-origins': 'https://app.example.com, https://*.cdn.example.net' });
