@@ -3,7 +3,9 @@
 # tests need. Installs only what is missing, so it is quick to run again.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev libsimdjson-dev)
+# libjwt-dev and libssl-dev: connection tokens (server/token_verifier.h) and TLS.
+packages=(g++ cmake make pkg-config libwebsockets-dev libuv1-dev libjsoncpp-dev libhiredis-dev libsimdjson-dev
+  libjwt-dev libssl-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # chromium: the browser tests (tests/browser/) drive Debian's Chromium through playwright-core.
   # gnuplot-nox: the chart of bench/compare.mjs, which the test command runs briefly.
