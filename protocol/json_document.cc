@@ -120,6 +120,37 @@ size_t SkipValue(std::string_view text, size_t at) {
   }
 }
 
+// jsoncpp refuses an escaped high surrogate that no "\u" escape follows ("\ud800" alone), which
+// JSON.parse reads as a lone surrogate like any other. Returns `text`, or a copy in `scratch`
+// where each such escape names a low surrogate instead ("\udc00"), which jsoncpp takes: the
+// same length, so the offsets jsoncpp records still point at the value's bytes in `text`. Only
+// decoded strings differ, and a string holding a lone surrogate is no id or type anyway (two
+// names told apart only by such an escape, {"\ud800":1,"\udc00":2}, count as duplicates).
+std::string_view LowerLoneHighSurrogates(std::string_view text, std::string* scratch) {
+  const auto is_hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  std::string_view result = text;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] != '\\') continue;
+    constexpr std::string_view kHigh = "89abAB";  // the third digit of \uD800 to \uDBFF
+    constexpr std::string_view kLow = "cdefEF";   // the same of \uDC00 to \uDFFF
+    const size_t third = i + 5 < text.size() ? kHigh.find(text[i + 3]) : std::string_view::npos;
+    const bool high_surrogate = text[i + 1] == 'u' && third != std::string_view::npos &&
+                                (text[i + 2] == 'd' || text[i + 2] == 'D') && is_hex(text[i + 4]) &&
+                                is_hex(text[i + 5]);
+    if (high_surrogate && text.substr(i + 6, 2) != "\\u") {
+      if (result.data() == text.data()) {
+        scratch->assign(text);
+        result = *scratch;
+      }
+      (*scratch)[i + 3] = kLow[third];
+    }
+    ++i;  // past the escaped character, so that "\\ud800" is no escape of a surrogate
+  }
+  return result;
+}
+
 }  // namespace
 
 JsonDocument::JsonDocument() {
@@ -183,11 +214,13 @@ void JsonDocument::FindRawValues(std::string_view text) {
 
 bool JsonDocument::ParseWithJsoncpp(std::string_view text) {
   std::string errors;
+  std::string scratch;
+  const std::string_view readable = LowerLoneHighSurrogates(text, &scratch);
   jsoncpp_root_ = Json::Value();
   bool parsed = false;
   try {
-    parsed =
-        jsoncpp_reader_->parse(text.data(), text.data() + text.size(), &jsoncpp_root_, &errors);
+    parsed = jsoncpp_reader_->parse(readable.data(), readable.data() + readable.size(),
+                                    &jsoncpp_root_, &errors);
   } catch (const std::exception&) {  // jsoncpp throws when stackLimit is exceeded
     parsed = false;
   }
