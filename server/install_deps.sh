@@ -10,7 +10,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # chromium: the browser tests (tests/browser/) drive Debian's Chromium through playwright-core.
   # gnuplot-nox: the chart of bench/compare.mjs, which the test command runs briefly.
   # iptables: the fault suite cuts a pod's link to a Redis Cluster (tests/fault/fault_lib.mjs).
-  packages+=(libgtest-dev redis-server nodejs npm curl chromium gnuplot-nox iptables)
+  # clang and libclang-rt-14-dev: the libFuzzer targets (tests/fuzz/) need clang and its runtime.
+  packages+=(libgtest-dev redis-server nodejs npm curl chromium gnuplot-nox iptables clang
+    libclang-rt-14-dev)
 fi
 
 missing=()
