@@ -4,7 +4,8 @@
 #   2. integration tests (node's test runner, real WebSocket clients) against the release binary,
 #      browser tests, and the checks of k8s/ and the Dockerfile (tests/k8s: needs kubectl);
 #   3. both again on an AddressSanitizer + UndefinedBehaviorSanitizer build;
-#   4. a few seconds of bench/compare.mjs --quick on the release build, to prove the comparison
+#   4. 20 seconds of each libFuzzer target (tests/fuzz/run.sh, a clang build in build-fuzz);
+#   5. a few seconds of bench/compare.mjs --quick on the release build, to prove the comparison
 #      script runs end to end (it measures nothing worth keeping at that size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ build_and_test() {
 
 build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DSWITCHBOARD_SANITIZE=ON
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+echo "=== fuzz targets" >&2
+bash tests/fuzz/run.sh 20
 
 echo "=== bench/compare.mjs --quick" >&2
 compare_out=$(mktemp -d)
