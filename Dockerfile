@@ -25,7 +25,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libwebsockets17 libwebsockets-evlib-uv libuv1 libjsoncpp25 libhiredis0.14 libsimdjson14 \
-      libstdc++6 \
+      libjwt0 libssl3 libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --no-log-init --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin \
       switchboard

@@ -176,11 +176,19 @@ const pidOf = (child) => child.pid;
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-function switchboardArgs(port, extra = []) {
+// The per-address limits, lifted: every load generator connection comes from 127.x.y.z, 10,000 to
+// an address. Only for a binary that has them (a baseline may be older).
+const NO_ADDRESS_LIMITS = ['--max-connections-per-ip', '1000000', '--handshake-rate-per-ip', '1000000',
+  '--handshake-burst-per-ip', '1000000'];
+const hasAddressLimits = (binary) =>
+  execFileSync(binary, ['--help']).toString().includes('--max-connections-per-ip');
+
+function switchboardArgs(binary, port, extra = []) {
   return [
     '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
     // The benchmark measures relaying, not the per-client limits that protect it.
     '--rate-limit', '1000000', '--rate-burst', '1000000',
+    ...(hasAddressLimits(binary) ? NO_ADDRESS_LIMITS : []),
     '--max-outbound-bytes', '67108864',
     ...extra,
   ];
@@ -190,7 +198,7 @@ function switchboardArgs(port, extra = []) {
 const starters = {
   async switchboard(context, binary = context.switchboardBin) {
     const port = await freePort();
-    const child = await startPinned('switchboard', binary, switchboardArgs(port), port);
+    const child = await startPinned('switchboard', binary, switchboardArgs(binary, port), port);
     return { servers: [`127.0.0.1:${port}`], pids: [pidOf(child)], stop: () => stop(child) };
   },
   async 'peerjs-server'(context) {
@@ -228,7 +236,7 @@ async function startPods(binary, redisFlags) {
   const pods = [];
   for (const pod of ['bench-a', 'bench-b']) {
     const port = await freePort();
-    const args = switchboardArgs(port, [...redisFlags, '--pod-id', pod]);
+    const args = switchboardArgs(binary, port, [...redisFlags, '--pod-id', pod]);
     pods.push({ port, child: await startPinned(pod, binary, args, port) });
   }
   await sleep(500);  // both pods subscribed and announced

@@ -10,13 +10,14 @@ namespace switchboard::protocol {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, MessageType>, 6> kTypes = {{
+constexpr std::array<std::pair<std::string_view, MessageType>, 7> kTypes = {{
     {"offer", MessageType::kOffer},
     {"answer", MessageType::kAnswer},
     {"candidate", MessageType::kCandidate},
     {"bye", MessageType::kBye},
     {"message", MessageType::kMessage},
     {"ping", MessageType::kPing},
+    {"refresh", MessageType::kRefresh},
 }};
 
 std::optional<MessageType> TypeFromName(std::string_view name) {
@@ -57,7 +58,9 @@ std::string_view MessageTypeName(MessageType type) {
   return "unknown";
 }
 
-bool IsRelayed(MessageType type) { return type != MessageType::kPing; }
+bool IsRelayed(MessageType type) {
+  return type != MessageType::kPing && type != MessageType::kRefresh;
+}
 
 bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* error) {
   *error = ParseError{};
@@ -84,6 +87,13 @@ bool NativeParser::Parse(std::string_view text, ClientMessage* out, ParseError* 
   ClientMessage message;
   message.type = *type;
   message.ref = error->ref;
+  if (*type == MessageType::kRefresh) {
+    const JsonMember* token = document_.Member("token");
+    if (token == nullptr || token->type != JsonType::kString || token->string.empty()) {
+      return Fail(error, "\"token\" must be a non-empty string");
+    }
+    message.token = token->string;
+  }
   if (IsRelayed(*type)) {
     const JsonMember* to = document_.Member("to");
     if (to == nullptr || to->type != JsonType::kString || !IsValidPeerId(to->string)) {
@@ -115,6 +125,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "id-taken";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kUnauthorized:
+      return "unauthorized";
+    case ErrorCode::kForbidden:
+      return "forbidden";
   }
   return "unknown";
 }
@@ -147,6 +161,19 @@ Frame BuildWelcomeFrame(std::string_view peer, std::string_view pod) {
 Frame BuildPongFrame(std::string_view ref) {
   Frame frame(24 + ref.size());
   frame.Append(R"({"type":"pong")");
+  if (!ref.empty()) {
+    frame.Append(R"(,"ref":)");
+    frame.Append(ref);
+  }
+  frame.Append('}');
+  return frame;
+}
+
+Frame BuildRefreshedFrame(long long expires_at, std::string_view ref) {
+  const std::string exp = std::to_string(expires_at);
+  Frame frame(40 + exp.size() + ref.size());
+  frame.Append(R"({"type":"refreshed","exp":)");
+  frame.Append(exp);
   if (!ref.empty()) {
     frame.Append(R"(,"ref":)");
     frame.Append(ref);

@@ -16,12 +16,12 @@
 namespace switchboard::protocol {
 
 // Message types a client may send.
-enum class MessageType { kOffer, kAnswer, kCandidate, kBye, kMessage, kPing };
+enum class MessageType { kOffer, kAnswer, kCandidate, kBye, kMessage, kPing, kRefresh };
 
 // The wire name of a type ("offer", ...).
 std::string_view MessageTypeName(MessageType type);
 
-// True for the types that are relayed to another peer (everything but ping).
+// True for the types that are relayed to another peer (everything but ping and refresh).
 bool IsRelayed(MessageType type);
 
 // A parsed client frame. Every view points into the parser's own storage or into the text given
@@ -30,7 +30,8 @@ struct ClientMessage {
   MessageType type = MessageType::kPing;
   std::string_view to;       // target peer id (validated); empty for ping
   std::string_view payload;  // the payload's raw JSON bytes; "null" for a bye without payload
-  std::string_view ref;  // the raw JSON of "id" (a string with its quotes, or a number), or empty
+  std::string_view ref;    // the raw JSON of "id" (a string with its quotes, or a number), or empty
+  std::string_view token;  // refresh: the new connection token (decoded); else empty
 };
 
 // Why a frame was refused; becomes a bad-message error. `ref` is set when the frame carried a
@@ -53,7 +54,15 @@ class NativeParser {
 };
 
 // Error codes of the native dialect (docs/protocol.md).
-enum class ErrorCode { kBadMessage, kPeerUnavailable, kRateLimited, kIdTaken, kUnavailable };
+enum class ErrorCode {
+  kBadMessage,
+  kPeerUnavailable,
+  kRateLimited,
+  kIdTaken,
+  kUnavailable,
+  kUnauthorized,  // a refresh token that is not valid
+  kForbidden,     // the connection's token may not send to that peer
+};
 
 // The wire name of an error code ("bad-message", ...).
 std::string_view ErrorCodeName(ErrorCode code);
@@ -68,6 +77,9 @@ Frame BuildWelcomeFrame(std::string_view peer, std::string_view pod);
 
 // {"type":"pong"}, with "ref" when `ref` (raw JSON) is not empty.
 Frame BuildPongFrame(std::string_view ref);
+
+// {"type":"refreshed","exp":<expires_at>}, with "ref" when `ref` (raw JSON) is not empty.
+Frame BuildRefreshedFrame(long long expires_at, std::string_view ref);
 
 // {"type":"error","code":...,"message":...}, with "to" and "ref" (raw JSON) when not empty.
 // `message` is escaped as needed.

@@ -9,7 +9,6 @@ namespace switchboard::protocol {
 
 namespace {
 
-constexpr size_t kMaxTokenLength = 256;
 constexpr char kRoutingKeyMark = '~';
 
 constexpr std::array<std::pair<std::string_view, PeerJsType>, 6> kTypes = {{
@@ -71,7 +70,8 @@ std::optional<std::string> PeerJsIdFromRoutingKey(std::string_view key) {
 
 std::optional<std::string> ReadPeerJsHandshake(const std::vector<std::string_view>& arguments,
                                                std::string_view expected_key,
-                                               PeerJsHandshake* handshake) {
+                                               PeerJsHandshake* handshake,
+                                               size_t max_token_length) {
   for (std::string_view argument : arguments) {
     const size_t equals = argument.find('=');
     if (equals == std::string_view::npos) continue;
@@ -88,7 +88,7 @@ std::optional<std::string> ReadPeerJsHandshake(const std::vector<std::string_vie
   if (!IsValidPeerJsId(handshake->id)) {
     return "Invalid id: use 1 to 64 characters of A-Z a-z 0-9, space, _ and -";
   }
-  if (handshake->token.size() > kMaxTokenLength) return "Invalid token provided";
+  if (handshake->token.size() > max_token_length) return "Invalid token provided";
   return std::nullopt;
 }
 

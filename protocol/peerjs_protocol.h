@@ -40,10 +40,14 @@ struct PeerJsHandshake {
 
 // Reads key, id and token from the query's `name=value` arguments (URL-decoded already); the last
 // of a repeated name wins, as in `peer`. Returns the message of the ERROR frame that refuses the
-// connection, or nullopt when `expected_key` matches and the id and token are usable.
+// connection, or nullopt when `expected_key` matches and the id and token are usable. The token is
+// the client's random one, at most 256 bytes, unless it is a signed connection token (the server
+// requires those): it may then be up to `max_token_length` bytes.
+constexpr size_t kMaxPeerJsTokenLength = 256;
 std::optional<std::string> ReadPeerJsHandshake(const std::vector<std::string_view>& arguments,
                                                std::string_view expected_key,
-                                               PeerJsHandshake* handshake);
+                                               PeerJsHandshake* handshake,
+                                               size_t max_token_length = kMaxPeerJsTokenLength);
 
 // The types a PeerJS client may send that the server acts on.
 enum class PeerJsType { kOffer, kAnswer, kCandidate, kLeave, kExpire, kHeartbeat };

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "routing/redis_url.h"
+#include "server/client_address.h"
 #include "server/origin_allowlist.h"
 
 namespace switchboard::server {
@@ -91,6 +92,36 @@ const std::vector<Flag>& Flags() {
        "list of scheme://host[:port], * in the host matching any name (https://*.example.com); "
        "requests without an Origin are always let in",
        &Config::allowed_origins},
+      {"auth-jwt-secret-file",
+       "require connection tokens (JWT) signed with the HMAC secret in this file (HS256/384/512); "
+       "default: none, anyone may connect",
+       &Config::auth_jwt_secret_file},
+      {"auth-jwt-public-key-file",
+       "require connection tokens (JWT) signed by the private half of the RSA or EC public key "
+       "in this PEM file (RS256/384/512, ES256/384/512); default: none",
+       &Config::auth_jwt_public_key_file},
+      {"auth-audience", "connection tokens must name this in \"aud\" (default: not checked)",
+       &Config::auth_audience},
+      {"auth-issuer", "connection tokens must have this \"iss\" (default: not checked)",
+       &Config::auth_issuer},
+      {"auth-leeway-seconds", "clock skew allowed when checking a token's exp and nbf", nullptr,
+       &Config::auth_leeway_seconds, 0, 3600},
+      {"tls-cert-file",
+       "serve wss:// and https:// on --port with the certificate chain in this PEM file, reloaded "
+       "when it changes or on SIGHUP (default: none, plain ws://)",
+       &Config::tls_cert_file},
+      {"tls-key-file", "the private key of --tls-cert-file (PEM)", &Config::tls_key_file},
+      {"max-connections-per-ip",
+       "connections one client address may hold at once; more are refused (429)", nullptr,
+       &Config::max_connections_per_ip, 1, 1000000},
+      {"handshake-rate-per-ip", "WebSocket handshakes per second one client address may make",
+       nullptr, &Config::handshake_rate_per_ip, 1, 1000000},
+      {"handshake-burst-per-ip", "WebSocket handshakes one client address may make in a burst",
+       nullptr, &Config::handshake_burst_per_ip, 1, 1000000},
+      {"trusted-proxies",
+       "comma-separated CIDRs of proxies whose X-Forwarded-For is believed: the client is the "
+       "right-most address in it that is not one of them (default: none, the socket's address)",
+       &Config::trusted_proxies},
   };
   return kFlags;
 }
@@ -148,6 +179,30 @@ bool IsPlainName(std::string_view name) {
   return true;
 }
 
+// The auth and TLS flags make sense only together; their files are read when the server starts.
+bool ValidateSecurity(const Config& config, std::string* error) {
+  if (!config.auth_jwt_secret_file.empty() && !config.auth_jwt_public_key_file.empty()) {
+    *error = "--auth-jwt-secret-file and --auth-jwt-public-key-file: set one of them";
+    return false;
+  }
+  if (!config.auth_enabled() && (!config.auth_audience.empty() || !config.auth_issuer.empty())) {
+    *error =
+        "--auth-audience and --auth-issuer need --auth-jwt-secret-file or "
+        "--auth-jwt-public-key-file";
+    return false;
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    *error = "--tls-cert-file and --tls-key-file: set both or neither";
+    return false;
+  }
+  std::string proxies_error;
+  if (!ParseTrustedProxies(config.trusted_proxies, &proxies_error)) {
+    *error = "--trusted-proxies: " + proxies_error;
+    return false;
+  }
+  return true;
+}
+
 bool Validate(Config* config, std::string* error) {
   static const char* kLevels[] = {"debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -190,6 +245,7 @@ bool Validate(Config* config, std::string* error) {
     *error = "--allowed-origins: " + origins_error;
     return false;
   }
+  if (!ValidateSecurity(*config, error)) return false;
   if (!config->redis_url.empty()) {
     std::string url_error;
     const auto address = routing::ParseRedisUrl(config->redis_url, &url_error);

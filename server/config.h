@@ -37,6 +37,26 @@ struct Config {
   int peerjs_alive_timeout_ms = 60000;
   std::string allowed_origins = "*";  // origin_allowlist.h
   int admin_port = -1;                // -1: /metrics, /healthz, /readyz on the public port
+  // Connection tokens (token_verifier.h): off unless one of the two key files is set.
+  std::string auth_jwt_secret_file;
+  std::string auth_jwt_public_key_file;
+  std::string auth_audience;
+  std::string auth_issuer;
+  int auth_leeway_seconds = 60;
+  // TLS on the public port: both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Per client address (client_address.h, address_limits.h).
+  int max_connections_per_ip = 200;
+  int handshake_rate_per_ip = 20;
+  int handshake_burst_per_ip = 100;
+  std::string trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
+
+  // Whether connection tokens are required.
+  bool auth_enabled() const {
+    return !auth_jwt_secret_file.empty() || !auth_jwt_public_key_file.empty();
+  }
+  bool tls_enabled() const { return !tls_cert_file.empty(); }
 };
 
 // What the command line asks for.

@@ -1,6 +1,9 @@
 #include "server/native_session.h"
 
+#include <chrono>
 #include <utility>
+
+#include "server/token_verifier.h"
 
 namespace switchboard::server {
 
@@ -8,6 +11,13 @@ namespace {
 
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseIdTaken = 4409;
+constexpr int kCloseTokenExpired = 4401;
+
+int64_t SecondsSinceEpoch() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string UndeliverableMessage(std::string_view target, routing::Undeliverable reason) {
   if (reason == routing::Undeliverable::kUnavailable) {
@@ -18,9 +28,11 @@ std::string UndeliverableMessage(std::string_view target, routing::Undeliverable
 
 }  // namespace
 
-NativeSession::NativeSession(SessionEnvironment& environment, lws* wsi, std::string peer,
-                             std::string token)
-    : Session(environment, wsi), peer_(std::move(peer)), token_(std::move(token)) {}
+NativeSession::NativeSession(SessionEnvironment& environment, lws* wsi, SessionIdentity identity,
+                             std::string peer, std::string token)
+    : Session(environment, wsi, std::move(identity)),
+      peer_(std::move(peer)),
+      token_(std::move(token)) {}
 
 void NativeSession::Start() {
   Register(peer_, token_, [this](routing::RegisterResult result) {
@@ -68,10 +80,47 @@ void NativeSession::HandleMessage(std::string_view text, routing::Clock::time_po
     SendOwn(protocol::BuildPongFrame(ref));
     return;
   }
+  if (message.type == protocol::MessageType::kRefresh) {
+    Refresh(message.token, ref);
+    return;
+  }
+  if (!MaySendTo(message.to)) {
+    SendError(protocol::ErrorCode::kForbidden,
+              "this connection's token may not send to peer " + std::string(message.to), message.to,
+              ref);
+    return;
+  }
   Route(message.to,
         routing::RoutedFrame{
             protocol::BuildRelayFrame(message.type, peer_, message.to, message.payload), now},
         ref);
+}
+
+void NativeSession::Tick(routing::Clock::time_point) {
+  if (!identity_.token || closing()) return;
+  if (SecondsSinceEpoch() > identity_.token->expires_at + env_.tokens->policy().leeway_seconds) {
+    env_.logger.Debug("closing a connection whose token expired", {{"peer", peer_}});
+    Close(kCloseTokenExpired, "token-expired");
+  }
+}
+
+void NativeSession::Refresh(std::string_view token, std::string_view ref) {
+  if (env_.tokens == nullptr) {
+    SendError(protocol::ErrorCode::kBadMessage, "this server takes no connection tokens", {}, ref);
+    return;
+  }
+  std::string why;
+  std::optional<TokenClaims> claims = env_.tokens->Verify(token, SecondsSinceEpoch(), &why);
+  const bool names_this_peer = claims.has_value() && claims->subject == peer_;
+  if (!names_this_peer) {
+    if (claims.has_value()) why = "the token names another peer";
+    env_.logger.Info("refresh refused", {{"peer", peer_}, {"why", why}});
+    SendError(protocol::ErrorCode::kUnauthorized, "refresh refused: " + why, {}, ref);
+    return;
+  }
+  const int64_t expires_at = claims->expires_at;
+  identity_.token = std::move(claims);
+  SendOwn(protocol::BuildRefreshedFrame(expires_at, ref));
 }
 
 void NativeSession::NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,

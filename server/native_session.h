@@ -10,11 +10,17 @@ namespace switchboard::server {
 
 class NativeSession : public Session {
  public:
-  // A session for `wsi` that wants to be `peer` (a valid peer id) and may prove it with `token`.
-  NativeSession(SessionEnvironment& environment, lws* wsi, std::string peer, std::string token);
+  // A session for `wsi` of the client `identity`, that wants to be `peer` (a valid peer id) and
+  // may prove it with `token` (the registry's takeover token).
+  NativeSession(SessionEnvironment& environment, lws* wsi, SessionIdentity identity,
+                std::string peer, std::string token);
 
   // Claims the peer id; on success sends welcome, else id-taken and closes with 4409.
   void Start() override;
+
+  // With --auth-*: closes the connection with 4401 once its token has expired (exp plus the
+  // leeway) and no refresh replaced it.
+  void Tick(routing::Clock::time_point now) override;
 
   // routing::PeerConnection: an error frame naming the target.
   void NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,
@@ -22,6 +28,10 @@ class NativeSession : public Session {
 
  private:
   void HandleMessage(std::string_view text, routing::Clock::time_point now) override;
+
+  // A refresh message: checks the new token and, when it is valid and names this peer, keeps its
+  // claims in place of the old one's.
+  void Refresh(std::string_view token, std::string_view ref);
 
   // Queues an error frame and counts it.
   void SendError(protocol::ErrorCode code, std::string_view message, std::string_view to,

@@ -12,12 +12,13 @@ constexpr int kCloseIdTaken = 4409;
 
 }  // namespace
 
-PeerJsSession::PeerJsSession(SessionEnvironment& environment, lws* wsi,
+PeerJsSession::PeerJsSession(SessionEnvironment& environment, lws* wsi, SessionIdentity identity,
                              protocol::PeerJsHandshake handshake,
-                             std::optional<std::string> refusal)
-    : Session(environment, wsi),
+                             std::optional<std::string> refusal, std::string token)
+    : Session(environment, wsi, std::move(identity)),
       handshake_(std::move(handshake)),
       refusal_(std::move(refusal)),
+      token_(std::move(token)),
       last_heard_(routing::Clock::now()) {}
 
 void PeerJsSession::Start() {
@@ -27,7 +28,7 @@ void PeerJsSession::Start() {
     Close(kClosePolicy, *refusal_);
     return;
   }
-  Register(protocol::PeerJsRoutingKey(handshake_.id), handshake_.token,
+  Register(protocol::PeerJsRoutingKey(handshake_.id), token_,
            [this](routing::RegisterResult result) {
              switch (result) {
                case routing::RegisterResult::kRegistered:
@@ -75,6 +76,11 @@ void PeerJsSession::HandleMessage(std::string_view text, routing::Clock::time_po
   if (parsed == protocol::PeerJsParse::kInvalidJson) CountError("bad-message");
   if (parsed != protocol::PeerJsParse::kMessage) return;
   if (message.type == protocol::PeerJsType::kHeartbeat) return;
+  if (!MaySendTo(message.dst)) {  // PeerJS' one notice of failure, as for an absent peer
+    CountError("forbidden");
+    SendOwn(protocol::BuildPeerJsExpireFrame(message.dst, handshake_.id));
+    return;
+  }
   routing::RoutedFrame frame{
       protocol::BuildPeerJsRelayFrame(message.type, handshake_.id, message.dst, message.payload),
       now, !protocol::IsDroppedWhenAbsent(message.type)};

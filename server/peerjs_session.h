@@ -16,10 +16,12 @@ namespace switchboard::server {
 
 class PeerJsSession : public Session {
  public:
-  // A session for `wsi`, whose query asked for `handshake`; `refusal` is the ERROR message when
-  // the query is unusable (protocol::ReadPeerJsHandshake).
-  PeerJsSession(SessionEnvironment& environment, lws* wsi, protocol::PeerJsHandshake handshake,
-                std::optional<std::string> refusal);
+  // A session for `wsi` of the client `identity`, whose query asked for `handshake`; `refusal` is
+  // the ERROR message when the query is unusable (protocol::ReadPeerJsHandshake). `token` is the
+  // registry's takeover token: the query's, or one derived from the connection token's subject.
+  PeerJsSession(SessionEnvironment& environment, lws* wsi, SessionIdentity identity,
+                protocol::PeerJsHandshake handshake, std::optional<std::string> refusal,
+                std::string token);
 
   // Sends ERROR and closes if the handshake was refused; else claims the id and sends OPEN, or
   // ID-TAKEN and closes.
@@ -40,6 +42,7 @@ class PeerJsSession : public Session {
 
   protocol::PeerJsHandshake handshake_;
   std::optional<std::string> refusal_;
+  std::string token_;
   routing::Clock::time_point last_heard_;
 };
 

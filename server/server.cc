@@ -19,14 +19,16 @@ namespace switchboard::server {
 
 namespace {
 
-constexpr std::string_view kWebSocketPath = "/ws";
-constexpr size_t kMaxTokenLength = 256;
 constexpr size_t kRandomPeerIdLength = 20;
 constexpr uint64_t kTickMs = 100;
 // Each tick looks at one slice of the sessions: every session once a second (sliced_list.h).
 constexpr size_t kTickSlices = 10;
 // After the drain window, connections that have not finished closing get this much longer.
 constexpr uint64_t kDrainGraceNs = 5'000'000'000ULL;
+// Refused handshakes come at an attacker's pace: at most this many log lines per window (10 a
+// second on average, in bursts of up to 50).
+constexpr int kRefusalLogLines = 50;
+constexpr auto kRefusalLogWindow = std::chrono::seconds(5);
 
 // What libwebsockets keeps for each connection: a pointer to its Session, set once the
 // WebSocket is established.
@@ -74,23 +76,6 @@ HttpResponse PeerListResponse(const std::optional<std::vector<std::string>>& key
   return {200, "application/json; charset=utf-8", protocol::PeerJsIdList(ids), cors};
 }
 
-// Appends the query's arguments to `arguments`, in order, leaving out empty ones ("?&peer=x",
-// "?a=1&&peer=x": libwebsockets keeps them as arguments of length 0, which must not end the
-// list) and those over 1023 bytes. Returns false if there was one that long.
-bool ReadQueryArguments(lws* wsi, std::vector<std::string>* arguments) {
-  bool all_read = true;
-  char argument[1024];
-  for (int i = 0;; ++i) {
-    const int length =
-        lws_hdr_copy_fragment(wsi, argument, sizeof(argument), WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (length > 0) arguments->emplace_back(argument, static_cast<size_t>(length));
-    if (length >= 0) continue;
-    // Past the last argument, or one too long to copy.
-    if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) == 0) return all_read;
-    all_read = false;
-  }
-}
-
 // Whether the request says it carries a body: a Transfer-Encoding, or a Content-Length other
 // than one "0" (a second Content-Length, whatever its value, counts as a body).
 bool HasBody(lws* wsi) {
@@ -106,6 +91,12 @@ bool HasBody(lws* wsi) {
 OriginAllowlist AllowlistOf(std::string_view list) {
   std::string error;
   return *OriginAllowlist::Parse(list, &error);
+}
+
+// --trusted-proxies, which Validate() has read once already.
+ProxyList TrustedProxiesOf(std::string_view list) {
+  std::string error;
+  return *ParseTrustedProxies(list, &error);
 }
 
 }  // namespace
@@ -127,8 +118,14 @@ Server::Server(Config config, Logger& logger)
       logger_(logger),
       peerjs_ws_path_(PeerJsWebSocketPath(config_.peerjs_path)),
       origins_(AllowlistOf(config_.allowed_origins)),
+      trusted_proxies_(TrustedProxiesOf(config_.trusted_proxies)),
+      address_limits_({config_.max_connections_per_ip,
+                       static_cast<double>(config_.handshake_rate_per_ip),
+                       static_cast<double>(config_.handshake_burst_per_ip)}),
+      refusal_log_(kRefusalLogLines, kRefusalLogWindow),
       registry_(MakeRegistry()),
-      session_env_{config_, *registry_, metrics_, logger_, native_parser_, peerjs_parser_} {
+      session_env_{config_,        *registry_,     metrics_, logger_,
+                   native_parser_, peerjs_parser_, nullptr} {
   metrics_.connections_max = config_.max_connections;
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
@@ -137,9 +134,15 @@ Server::Server(Config config, Logger& logger)
                     protocol::ErrorCode::kUnavailable}) {
     metrics_.errors[std::string(protocol::ErrorCodeName(code))] = 0;
   }
+  if (config_.auth_enabled()) {
+    for (auto code : {protocol::ErrorCode::kUnauthorized, protocol::ErrorCode::kForbidden}) {
+      metrics_.errors[std::string(protocol::ErrorCodeName(code))] = 0;
+    }
+  }
   metrics_.errors["peerjs-handshake"] = 0;
   for (const char* reason :
-       {"bad-origin", "bad-peer-id", "bad-token", "bad-query", "draining", "full", "not-found"}) {
+       {"bad-origin", "bad-peer-id", "bad-token", "bad-query", "draining", "full", "not-found",
+        "unauthorized", "forbidden-peer", "too-many-connections", "too-many-handshakes"}) {
     metrics_.handshakes_refused[reason] = 0;
   }
 }
@@ -192,10 +195,13 @@ int Server::Run() {
   // must drain, not kill.
   StartOwnHandles();
   FitOpenFileLimit();
-  if (!StartLibwebsockets()) {
-    logger_.Error(
-        "cannot listen",
-        {{"host", config_.host}, {"port", config_.port}, {"admin_port", config_.admin_port}});
+  const bool key_loaded = LoadTokenVerifier();
+  if (!key_loaded || !StartLibwebsockets()) {
+    if (key_loaded) {
+      logger_.Error(
+          "cannot listen",
+          {{"host", config_.host}, {"port", config_.port}, {"admin_port", config_.admin_port}});
+    }
     registry_->Close();
     CloseOwnHandles();
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -212,7 +218,8 @@ int Server::Run() {
        {"admin_port", admin_vhost_ != nullptr ? lws_get_vhost_listen_port(admin_vhost_) : port},
        {"pod", config_.pod_id},
        {"url", url},
-       {"routing", redis_ != nullptr ? "redis" : "embedded"}});
+       {"routing", redis_ != nullptr ? "redis" : "embedded"},
+       {"auth", config_.auth_enabled() ? "jwt" : "none"}});
   if (redis_ != nullptr) redis_->Start();
 
   // Runs until Shutdown() has destroyed the context and closed every handle.
@@ -223,6 +230,21 @@ int Server::Run() {
   uv_loop_close(&loop_);
   logger_.Info("stopped");
   return 0;
+}
+
+bool Server::LoadTokenVerifier() {
+  if (!config_.auth_enabled()) return true;
+  const TokenPolicy policy{config_.auth_audience, config_.auth_issuer, config_.auth_leeway_seconds};
+  std::string error;
+  tokens_ = config_.auth_jwt_secret_file.empty()
+                ? TokenVerifier::FromPublicKeyFile(config_.auth_jwt_public_key_file, policy, &error)
+                : TokenVerifier::FromSecretFile(config_.auth_jwt_secret_file, policy, &error);
+  if (tokens_ == nullptr) {
+    logger_.Error("cannot use the connection token key", {{"why", error}});
+    return false;
+  }
+  session_env_.tokens = tokens_.get();
+  return true;
 }
 
 void Server::StartOwnHandles() {
@@ -326,6 +348,7 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
     case LWS_CALLBACK_CLOSED:
       if (slot != nullptr && slot->session != nullptr) {
         slot->session->OnClosed();
+        address_limits_.Closed(slot->session->address());
         sessions_.Remove(slot->session);
         delete slot->session;
         slot->session = nullptr;
@@ -336,96 +359,29 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
   }
 }
 
-int Server::ConfirmUpgrade(lws* wsi) {
-  char path[256];
-  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0) path[0] = '\0';
-  Handshake handshake;
-  std::optional<Refusal> refusal;
-  int status = 400;
-  if (admin_vhost_ != nullptr && lws_get_vhost(wsi) == admin_vhost_) {
-    status = 404;
-    refusal = Refusal{"not-found", "the admin port takes no WebSockets\n"};
-  } else if (draining_) {
-    status = 503;
-    refusal = Refusal{"draining", "the server is shutting down; connect again\n"};
-  } else if (metrics_.connections_open >= config_.max_connections) {
-    status = 503;
-    refusal = Refusal{"full", "the server holds all the connections it may; connect again\n"};
-  } else if (!OriginAllowed(OriginOf(wsi))) {
-    status = 403;
-    refusal = Refusal{"bad-origin", "this origin may not connect (see --allowed-origins)\n"};
-  } else if (std::string_view(path) == peerjs_ws_path_) {
-    return 0;  // PeerJS refuses inside the WebSocket, with an ERROR frame (PeerJsSession)
-  } else if (std::string_view(path) != kWebSocketPath) {
-    status = 404;
-    refusal = Refusal{"not-found", "WebSockets connect to /ws, or to " + peerjs_ws_path_ +
-                                       " for PeerJS clients\n"};
-  } else {
-    refusal = ReadHandshake(wsi, &handshake);
-  }
-  if (!refusal) return 0;
-  Metrics::Increment(metrics_.handshakes_refused, refusal->reason);
-  logger_.Debug("handshake refused", {{"status", status}, {"reason", refusal->reason}});
-  if (!WriteHttpResponse(wsi, status, "text/plain; charset=utf-8", refusal->text)) return -1;
-  return 1;
-}
-
-std::optional<Server::Refusal> Server::ReadHandshake(lws* wsi, Handshake* handshake) const {
-  std::vector<std::string> arguments;
-  if (!ReadQueryArguments(wsi, &arguments)) {
-    return Refusal{"bad-query", "a query argument is over 1023 bytes\n"};
-  }
-  bool has_peer = false;
-  for (std::string_view arg : arguments) {
-    if (arg.starts_with("peer=") && !has_peer) {  // the first one counts
-      has_peer = true;
-      handshake->peer = std::string(arg.substr(5));
-      if (!protocol::IsValidPeerId(handshake->peer)) {
-        return Refusal{"bad-peer-id", "peer id must be 1 to 64 characters of A-Z a-z 0-9 _ -\n"};
-      }
-    } else if (arg.starts_with("token=")) {
-      if (arg.size() - 6 > kMaxTokenLength) {
-        return Refusal{"bad-token", "token must be at most 256 bytes\n"};
-      }
-      handshake->token = std::string(arg.substr(6));
-    }
-  }
-  if (!has_peer) handshake->peer = RandomPeerId();
-  return std::nullopt;
-}
-
 void Server::OnEstablished(lws* wsi, void* user) {
-  char path[256];
-  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0) path[0] = '\0';
+  auto it = admitted_.find(wsi);
+  if (it == admitted_.end()) {  // every upgrade is checked first; this cannot happen
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
+    return;
+  }
+  Admission admission = std::move(it->second);
+  admitted_.erase(it);
+  address_limits_.Opened(admission.identity.address, AddressLimits::Clock::now());
   Session* session = nullptr;
-  if (std::string_view(path) == peerjs_ws_path_) {
-    session = NewPeerJsSession(wsi);
+  if (admission.peerjs) {
+    session = new PeerJsSession(
+        session_env_, wsi, std::move(admission.identity), std::move(admission.peerjs_handshake),
+        std::move(admission.peerjs_refusal), std::move(admission.registry_token));
   } else {
-    Handshake handshake;
-    if (ReadHandshake(wsi, &handshake)) {  // checked at upgrade; cannot fail here
-      lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
-      return;
-    }
-    session =
-        new NativeSession(session_env_, wsi, std::move(handshake.peer), std::move(handshake.token));
+    session = new NativeSession(session_env_, wsi, std::move(admission.identity),
+                                std::move(admission.peer), std::move(admission.registry_token));
   }
   static_cast<SessionSlot*>(user)->session = session;
   sessions_.Add(session);
   session->Heard(uv_now(&loop_));
   session->Start();
   if (draining_) session->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
-}
-
-Session* Server::NewPeerJsSession(lws* wsi) {
-  // An argument too long to read is left out: the handshake then misses what it needs, and says
-  // so in its ERROR frame.
-  std::vector<std::string> arguments;
-  ReadQueryArguments(wsi, &arguments);
-  protocol::PeerJsHandshake handshake;
-  std::optional<std::string> refusal = protocol::ReadPeerJsHandshake(
-      std::vector<std::string_view>(arguments.begin(), arguments.end()), config_.peerjs_key,
-      &handshake);
-  return new PeerJsSession(session_env_, wsi, std::move(handshake), std::move(refusal));
 }
 
 int Server::ServeHttp(lws* wsi, std::string_view path) {
@@ -574,6 +530,10 @@ void Server::OnTick() {
   const routing::Clock::time_point now = routing::Clock::now();
   registry_->Tick(now);
   const uint64_t now_ms = uv_now(&loop_);
+  if (++ticks_ % kTickSlices == 0) {  // once a second
+    ForgetStaleAdmissions(now_ms);
+    address_limits_.Sweep(AddressLimits::Clock::now());
+  }
   sessions_.VisitSlice(kTickSlices, [&](Session* session) {
     session->CheckKeepalive(now_ms);
     session->Tick(now);

@@ -17,14 +17,18 @@
 #include "protocol/peerjs_protocol.h"
 #include "routing/redis_registry.h"
 #include "routing/registry.h"
+#include "server/address_limits.h"
+#include "server/client_address.h"
 #include "server/config.h"
 #include "server/http_endpoints.h"
+#include "server/log_throttle.h"
 #include "server/logger.h"
 #include "server/metrics.h"
 #include "server/origin_allowlist.h"
 #include "server/peerjs_http.h"
 #include "server/session.h"
 #include "server/sliced_list.h"
+#include "server/token_verifier.h"
 
 namespace switchboard::server {
 
@@ -45,28 +49,52 @@ class Server {
   static int Callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
  private:
-  // What a WebSocket handshake asks for, read from its query string.
-  struct Handshake {
-    std::string peer;
-    std::string token;
+  // What the upgrade check learned about a WebSocket, kept until it is established.
+  struct Admission {
+    SessionIdentity identity;
+    bool peerjs = false;
+    std::string peer;            // native: the id it claims
+    std::string registry_token;  // what proves a reconnect is the same client (takeover)
+    protocol::PeerJsHandshake peerjs_handshake;
+    std::optional<std::string> peerjs_refusal;  // the ERROR frame's message, if refused
+    uint64_t at_ms = 0;                         // when it was checked (the loop's clock)
+  };
+
+  // Why a handshake is refused: the HTTP status, a metric label, the text sent to the client and,
+  // for the log only, the detail behind it (never a token).
+  struct Refusal {
+    int status;
+    std::string_view reason;
+    std::string text;
+    std::string why;
   };
 
   // Initialises the loop and builds the routing backend the config asks for.
   std::unique_ptr<routing::Registry> MakeRegistry();
 
+  // With --auth-*: reads the key. False (logged) when it cannot be used.
+  bool LoadTokenVerifier();
+
   int OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
-  // Checks a WebSocket upgrade. Returns 0 to accept it, or 1 after writing a refusal.
+  // Checks a WebSocket upgrade (server_upgrade.cc). Returns 0 to accept it, having kept its
+  // Admission for OnEstablished, or 1 after writing a refusal.
   int ConfirmUpgrade(lws* wsi);
+  std::optional<Refusal> CheckUpgrade(lws* wsi, Admission* admission);
+  std::optional<Refusal> AdmitNative(lws* wsi, Admission* admission) const;
+  std::optional<Refusal> AdmitPeerJs(lws* wsi, Admission* admission) const;
+  // With --auth-*: checks `token` and keeps its claims in `admission`. `claimed` is the id the
+  // client asks for ("" when it names none); it must be the token's subject.
+  std::optional<Refusal> CheckAccessToken(const std::optional<std::string>& token,
+                                          std::string_view claimed, Admission* admission) const;
+  // The client's address (client_address.h), from the socket and X-Forwarded-For.
+  std::string ClientAddressOf(lws* wsi) const;
+  // One info line per refusal, at most 50 in 5 seconds (log_throttle.h).
+  void LogRefusal(const Refusal& refusal, const std::string& address);
+  // Forgets the admissions of upgrades that never completed (the client went away in between).
+  void ForgetStaleAdmissions(uint64_t now_ms);
 
-  // Why a handshake is refused: a metric label and the text sent to the client.
-  struct Refusal {
-    std::string_view reason;
-    std::string text;
-  };
-
-  // Reads peer and token from the handshake's query. Returns why it is refused, if it is.
-  std::optional<Refusal> ReadHandshake(lws* wsi, Handshake* handshake) const;
+  static constexpr std::string_view kWebSocketPath = "/ws";
 
   // Answers an HTTP request. Returns what the callback should return.
   int ServeHttp(lws* wsi, std::string_view path);
@@ -89,9 +117,6 @@ class Server {
   // Writes a complete HTTP response (headers and body). Returns false if the socket failed.
   bool WriteHttpResponse(lws* wsi, int status, std::string_view content_type, std::string_view body,
                          const HttpHeaders& extra_headers = {});
-
-  // A new WebSocket at the PeerJS path: a session that judges its query itself.
-  Session* NewPeerJsSession(lws* wsi);
 
   void OnEstablished(lws* wsi, void* user);
   void OnSignal(int signal);
@@ -126,7 +151,12 @@ class Server {
   protocol::NativeParser native_parser_;
   protocol::PeerJsParser peerjs_parser_;
   const std::string peerjs_ws_path_;
-  const OriginAllowlist origins_;  // --allowed-origins
+  const OriginAllowlist origins_;    // --allowed-origins
+  const ProxyList trusted_proxies_;  // --trusted-proxies
+  AddressLimits address_limits_;     // --max-connections-per-ip, --handshake-*-per-ip
+  LogThrottle refusal_log_;
+  std::unique_ptr<TokenVerifier> tokens_;         // with --auth-*, from Run on
+  std::unordered_map<lws*, Admission> admitted_;  // upgrades accepted, not yet established
   // Set by MakeRegistry() while registry_ is initialised, so declared before it.
   routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend
   std::unique_ptr<routing::Registry> registry_;
@@ -141,6 +171,7 @@ class Server {
   };
   std::unordered_map<lws*, PendingHttp> pending_http_;
   uint64_t last_http_serial_ = 0;
+  uint64_t ticks_ = 0;
   bool draining_ = false;
   bool shut_down_ = false;
   uint64_t drain_started_ns_ = 0;

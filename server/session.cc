@@ -20,10 +20,11 @@ constexpr int kCloseInvalidText = 1007;
 
 }  // namespace
 
-Session::Session(SessionEnvironment& environment, lws* wsi)
+Session::Session(SessionEnvironment& environment, lws* wsi, SessionIdentity identity)
     : env_(environment),
       limiter_(environment.config.rate_limit, environment.config.rate_burst,
                environment.config.flood_strikes, RateLimiter::Clock::now()),
+      identity_(std::move(identity)),
       wsi_(wsi),
       keepalive_(static_cast<uint64_t>(environment.config.ping_interval_seconds) * 1000,
                  static_cast<uint64_t>(environment.config.ping_timeout_seconds) * 1000) {

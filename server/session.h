@@ -27,8 +27,17 @@
 #include "server/logger.h"
 #include "server/metrics.h"
 #include "server/rate_limiter.h"
+#include "server/token_claims.h"
 
 namespace switchboard::server {
+
+class TokenVerifier;
+
+// Who a connection is: where it comes from and what its token allowed, as its handshake showed.
+struct SessionIdentity {
+  std::string address;               // the client's address (client_address.h)
+  std::optional<TokenClaims> token;  // with --auth-*: the claims of its valid token
+};
 
 // What every session shares with the server. Not owned by the sessions.
 struct SessionEnvironment {
@@ -39,6 +48,8 @@ struct SessionEnvironment {
   // One parser per dialect, reused by every session of the loop.
   protocol::NativeParser& native_parser;
   protocol::PeerJsParser& peerjs_parser;
+  // With --auth-*: checks the tokens a native client sends to refresh its own. Else nullptr.
+  const TokenVerifier* tokens;
 };
 
 // What is common to the dialects: reassembling what arrives, registering the peer, routing what
@@ -46,8 +57,8 @@ struct SessionEnvironment {
 // what a message means and how the peer is greeted and told of failures.
 class Session : public routing::PeerConnection {
  public:
-  // A session for the established WebSocket `wsi`. Call Start next.
-  Session(SessionEnvironment& environment, lws* wsi);
+  // A session for the established WebSocket `wsi` of the client `identity`. Call Start next.
+  Session(SessionEnvironment& environment, lws* wsi, SessionIdentity identity);
   ~Session() override;
 
   Session(const Session&) = delete;
@@ -99,6 +110,9 @@ class Session : public routing::PeerConnection {
   // True once the close frame has been written.
   bool close_sent() const { return close_sent_; }
 
+  // The client's address, as its per-address limits count it.
+  const std::string& address() const { return identity_.address; }
+
  protected:
   // Handles one complete message.
   virtual void HandleMessage(std::string_view text, routing::Clock::time_point now) = 0;
@@ -122,8 +136,15 @@ class Session : public routing::PeerConnection {
   // Counts an error frame of `code` in the metrics.
   void CountError(std::string_view code);
 
+  // Whether this peer's token (if the server requires them) lets it send to `peer` (an id of the
+  // dialect, not a routing key).
+  bool MaySendTo(std::string_view peer) const {
+    return !identity_.token || identity_.token->may_send.Allows(peer);
+  }
+
   SessionEnvironment& env_;
   RateLimiter limiter_;
+  SessionIdentity identity_;
 
  private:
   struct PendingClose {
