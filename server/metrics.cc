@@ -120,6 +120,14 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
            "Round trip of the Redis commands the routing backend sends.");
     routing.redis_latency->Render("switchboard_redis_command_seconds", &out);
   }
+  if (tls_expires_at > 0) {
+    Single(&out, "switchboard_tls_certificate_expiry_timestamp_seconds", "gauge",
+           "When the certificate served on the public port expires (notAfter), in Unix time.",
+           static_cast<double>(tls_expires_at));
+    Labelled(&out, "switchboard_tls_reloads_total",
+             "Certificate reloads (the files changed, or SIGHUP), by result.", "result",
+             tls_reloads);
+  }
   Single(&out, "switchboard_draining", "gauge", "1 while the server is shutting down.",
          draining ? 1 : 0);
   return out;

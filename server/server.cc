@@ -38,12 +38,19 @@ struct SessionSlot {
 
 // libwebsockets' own log lines, as JSON lines like ours. Its log hook takes no user pointer, so
 // this makes a throwaway Logger per line instead of reaching for a global one.
+// libwebsockets warns once per malformed request ("Missing URI in HTTP request", a failed TLS
+// handshake), at whatever pace clients send them, so its lines pass a throttle. Its log hook is
+// process-wide and takes no user pointer, hence the one static here.
 void EmitLwsLog(int level, const char* line) {
+  static LogThrottle throttle(20, std::chrono::seconds(10));
+  long long suppressed = 0;
+  const bool throttled = (level & (LLL_ERR | LLL_WARN)) != 0;  // not --log-level debug's lines
+  if (throttled && !throttle.Admit(LogThrottle::Clock::now(), &suppressed)) return;
   std::string_view text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
   Logger(LogLevel::kDebug)
       .Log((level & LLL_ERR) ? LogLevel::kError : LogLevel::kWarn, text,
-           {{"source", "libwebsockets"}});
+           {{"source", "libwebsockets"}, {"suppressed", suppressed}});
 }
 
 // libwebsockets gives every connection a receive buffer of rx_buffer_size bytes (4096 when 0),
@@ -195,7 +202,7 @@ int Server::Run() {
   // must drain, not kill.
   StartOwnHandles();
   FitOpenFileLimit();
-  const bool key_loaded = LoadTokenVerifier();
+  const bool key_loaded = LoadTokenVerifier() && CheckTlsCertificate();
   if (!key_loaded || !StartLibwebsockets()) {
     if (key_loaded) {
       logger_.Error(
@@ -209,8 +216,8 @@ int Server::Run() {
     return 1;
   }
   const int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(context_, "default"));
-  const std::string url =
-      "ws://" + config_.host + ":" + std::to_string(port) + std::string(kWebSocketPath);
+  const std::string url = std::string(tls_ ? "wss://" : "ws://") + config_.host + ":" +
+                          std::to_string(port) + std::string(kWebSocketPath);
   logger_.Info(
       "listening",
       {{"host", config_.host},
@@ -219,7 +226,8 @@ int Server::Run() {
        {"pod", config_.pod_id},
        {"url", url},
        {"routing", redis_ != nullptr ? "redis" : "embedded"},
-       {"auth", config_.auth_enabled() ? "jwt" : "none"}});
+       {"auth", config_.auth_enabled() ? "jwt" : "none"},
+       {"tls", tls_ ? "on" : "off"}});
   if (redis_ != nullptr) redis_->Start();
 
   // Runs until Shutdown() has destroyed the context and closed every handle.
@@ -247,15 +255,51 @@ bool Server::LoadTokenVerifier() {
   return true;
 }
 
+bool Server::CheckTlsCertificate() {
+  if (!config_.tls_enabled()) return true;
+  tls_.emplace(config_.tls_cert_file, config_.tls_key_file);
+  std::string why;
+  if (!tls_->Check(&why)) {
+    logger_.Error("cannot use the TLS certificate", {{"why", why}});
+    return false;
+  }
+  metrics_.tls_expires_at = tls_->expires_at();
+  Metrics::Increment(metrics_.tls_reloads, "loaded");
+  metrics_.tls_reloads.emplace("kept-old", 0);
+  return true;
+}
+
+void Server::ReloadTlsCertificate(std::string_view trigger) {
+  if (!tls_) {
+    logger_.Info("nothing to reload: no TLS certificate", {{"trigger", trigger}});
+    return;
+  }
+  std::string why;
+  if (!tls_->Reload(&why)) {
+    Metrics::Increment(metrics_.tls_reloads, "kept-old");
+    logger_.Warn("TLS certificate not reloaded: serving the old one",
+                 {{"trigger", trigger}, {"why", why}});
+    return;
+  }
+  metrics_.tls_expires_at = tls_->expires_at();
+  Metrics::Increment(metrics_.tls_reloads, "loaded");
+  logger_.Info("TLS certificate reloaded",
+               {{"trigger", trigger},
+                {"cert", tls_->cert_path()},
+                {"expires_at", static_cast<long long>(tls_->expires_at())}});
+}
+
 void Server::StartOwnHandles() {
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
-  sigterm_.data = sigint_.data = this;
+  uv_signal_init(&loop_, &sighup_);
+  sigterm_.data = sigint_.data = sighup_.data = this;
   auto on_signal = [](uv_signal_t* handle, int signal) {
     static_cast<Server*>(handle->data)->OnSignal(signal);
   };
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
   uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_signal_start(&sighup_, on_signal, SIGHUP);
   uv_timer_init(&loop_, &tick_);
   tick_.data = this;
   auto on_tick = [](uv_timer_t* handle) { static_cast<Server*>(handle->data)->OnTick(); };
@@ -285,6 +329,13 @@ bool Server::StartLibwebsockets() {
   // Without a policy libwebsockets applies its default one (ping after 5 minutes): a timer per
   // connection in one sorted list, re-sorted at each sign of life. Keepalive does that job.
   info.retry_and_idle_policy = &no_idle_policy_;
+  if (tls_) {
+    // The same port serves wss:// and https://; a plain request on it fails its handshake.
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = config_.tls_cert_file.c_str();
+    info.ssl_private_key_filepath = config_.tls_key_file.c_str();
+    info.alpn = "http/1.1";  // WebSockets over HTTP/2 (RFC 8441) are not served
+  }
   info.pcontext = &context_;
   context_ = lws_create_context(&info);
   return context_ != nullptr && StartAdminListener();
@@ -316,6 +367,14 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
   switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
       return ConfirmUpgrade(wsi);
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+      // The public listener's SSL_CTX, once, as its vhost is created: rotation loads into it.
+      if (tls_ && !tls_->attached()) {
+        auto* context = static_cast<SSL_CTX*>(user);
+        SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+        tls_->Attach(context);
+      }
+      return 0;
     case LWS_CALLBACK_HTTP:
       return ServeHttp(wsi, std::string_view(static_cast<const char*>(in), len));
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -494,6 +553,10 @@ bool Server::WriteHttpResponse(lws* wsi, int status, std::string_view content_ty
 }
 
 void Server::OnSignal(int signal) {
+  if (signal == SIGHUP) {
+    ReloadTlsCertificate("SIGHUP");
+    return;
+  }
   if (draining_) {
     logger_.Warn("second signal: exiting at once", {{"signal", signal}});
     std::_Exit(1);
@@ -533,6 +596,7 @@ void Server::OnTick() {
   if (++ticks_ % kTickSlices == 0) {  // once a second
     ForgetStaleAdmissions(now_ms);
     address_limits_.Sweep(AddressLimits::Clock::now());
+    if (tls_ && tls_->FilesChanged()) ReloadTlsCertificate("files changed");
   }
   sessions_.VisitSlice(kTickSlices, [&](Session* session) {
     session->CheckKeepalive(now_ms);
@@ -558,7 +622,7 @@ void Server::Shutdown() {
 void Server::CloseOwnHandles() {
   for (auto* handle :
        {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&tick_)}) {
+        reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&tick_)}) {
     uv_close(handle, nullptr);
   }
 }

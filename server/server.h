@@ -28,6 +28,7 @@
 #include "server/peerjs_http.h"
 #include "server/session.h"
 #include "server/sliced_list.h"
+#include "server/tls_certificate.h"
 #include "server/token_verifier.h"
 
 namespace switchboard::server {
@@ -74,6 +75,11 @@ class Server {
 
   // With --auth-*: reads the key. False (logged) when it cannot be used.
   bool LoadTokenVerifier();
+  // With --tls-*: checks the certificate and key. False (logged) when they cannot be used.
+  bool CheckTlsCertificate();
+  // Loads the certificate files again (they changed, or SIGHUP), keeping the old pair if the
+  // new one is unusable. `trigger` is for the log.
+  void ReloadTlsCertificate(std::string_view trigger);
 
   int OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
@@ -143,6 +149,7 @@ class Server {
   uv_loop_t loop_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
+  uv_signal_t sighup_{};
   uv_timer_t tick_{};
   lws_context* context_ = nullptr;
   lws_vhost* admin_vhost_ = nullptr;       // with --admin-port: where /metrics and the probes are
@@ -156,6 +163,7 @@ class Server {
   AddressLimits address_limits_;     // --max-connections-per-ip, --handshake-*-per-ip
   LogThrottle refusal_log_;
   std::unique_ptr<TokenVerifier> tokens_;         // with --auth-*, from Run on
+  std::optional<TlsCertificate> tls_;             // with --tls-*
   std::unordered_map<lws*, Admission> admitted_;  // upgrades accepted, not yet established
   // Set by MakeRegistry() while registry_ is initialised, so declared before it.
   routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend

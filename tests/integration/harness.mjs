@@ -150,6 +150,7 @@ export async function startServer(flags = {}, { env = {}, t, uid, bin = BIN } = 
     host: pick('host'),
     port: Number(pick('port')),
     pod: pick('pod-id') ?? env.POD_NAME, // the server's own fallback (Kubernetes sets it)
+    tls: pick('tls-cert-file') !== undefined,
   });
   if (t) t.after(() => srv.stop());
   try {
@@ -178,8 +179,9 @@ export function serverFixture(flags = {}, options = {}) {
 }
 
 export class Server {
-  constructor(child, args, { host, port, pod }) {
+  constructor(child, args, { host, port, pod, tls = false }) {
     this.child = child;
+    this.tls = tls; // wss:// on the public port
     this.args = args;
     this.host = host;
     this.port = port;
@@ -324,7 +326,7 @@ export class Server {
     if (token !== undefined) params.set('token', token);
     let qs = params.toString();
     if (query !== undefined) qs = qs ? `${qs}&${query}` : query;
-    return `ws://${this.host}:${this.port}${path}${qs ? `?${qs}` : ''}`;
+    return `${this.tls ? 'wss' : 'ws'}://${this.host}:${this.port}${path}${qs ? `?${qs}` : ''}`;
   }
 
   // GET over a fresh HTTP/1.1 connection (no keep-alive: a pooled socket would outlive the test).
