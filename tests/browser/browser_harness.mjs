@@ -75,9 +75,9 @@ export async function startSite() {
   };
 }
 
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   try {
-    return await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true, args: CHROMIUM_ARGS });
+    return await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
   } catch (err) {
     throw new Error(
       `cannot launch Chromium at ${CHROMIUM_BIN} (install it: apt-get install chromium, or set CHROMIUM_BIN): ${err.message}`,
@@ -148,8 +148,9 @@ export class TestPage {
 }
 
 // Call synchronously inside a describe() body. Starts, in a `before` hook, a cluster of pods
-// (startCluster `clusterOptions`), the site and Chromium; stops them all in an `after` hook.
-export function browserFixture(clusterOptions) {
+// (startCluster `clusterOptions`), the site and Chromium (with `chromiumArgs` added to its own);
+// stops them all in an `after` hook.
+export function browserFixture(clusterOptions, { chromiumArgs = [] } = {}) {
   const fx = {
     cluster: null,
     site: null,
@@ -184,7 +185,7 @@ export function browserFixture(clusterOptions) {
     const [cluster, site, browser] = await Promise.allSettled([
       startCluster(clusterOptions),
       startSite(),
-      launchBrowser(),
+      launchBrowser(chromiumArgs),
     ]);
     fx.cluster = cluster.value ?? null;
     fx.site = site.value ?? null;
