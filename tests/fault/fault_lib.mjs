@@ -107,7 +107,15 @@ const SEND_MAX_MS = 200;
 const TICK_MS = 20;
 
 // Every pod gets these; the rate limit stays the default (a peer sends 5-10 messages a second).
-export const POD_FLAGS = { 'expire-ms': EXPIRE_MS, 'drain-seconds': 1 };
+// Every peer here comes from 127.0.0.1, so the per-address limits (sized for one NAT, not for a
+// whole test's peers) are lifted.
+export const POD_FLAGS = {
+  'expire-ms': EXPIRE_MS,
+  'drain-seconds': 1,
+  'max-connections-per-ip': 1000000,
+  'handshake-rate-per-ip': 1000000,
+  'handshake-burst-per-ip': 1000000,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Processes of our own (the harness kills its own children on exit; these are the ones it

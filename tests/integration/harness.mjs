@@ -828,11 +828,12 @@ export function handshakeStatus(url, { origin, timeoutMs = 3000 } = {}) {
 }
 
 // Attempts a WebSocket handshake and reports the outcome without throwing:
-// {status: 101, client} when accepted, or {status, body, headers} when refused.
-export function tryHandshake(srv, { peer, token, path, query, timeoutMs = 3000 } = {}) {
+// {status: 101, client} when accepted, or {status, body, headers} when refused. `headers` are
+// sent with the request.
+export function tryHandshake(srv, { peer, token, path, query, headers, timeoutMs = 3000 } = {}) {
   const url = srv.wsUrl({ peer, token, path, query });
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, headers });
     const client = new Client(ws, `handshake ${url}`, srv);
     srv.clients.add(client);
     ws.once('unexpected-response', (req, res) => {
