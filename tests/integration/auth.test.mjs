@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   WebSocket,
+  clusterFixture,
   connectPeer,
   connectPeerJs,
   eventually,
@@ -148,6 +149,41 @@ describe('connection tokens (HS256 secret, audience, issuer)', { timeout: 60000 
       const result = await handshake(fx.srv, { path: '/peerjs', query: `key=peerjs&id=ivy&token=${token}&version=1.5.5` });
       assert.equal(result.status, status, `${token.slice(0, 20)}: ${JSON.stringify(result)}`);
     }
+  });
+});
+
+describe('connection tokens across two pods on Redis', { timeout: 60000 }, () => {
+  const fx = clusterFixture({
+    pods: 2,
+    tag: 'auth',
+    flags: { 'auth-jwt-secret-file': secretFile, 'auth-audience': AUDIENCE, 'auth-issuer': ISSUER, 'log-level': 'info' },
+  });
+
+  it('relays between token holders, refuses a squatter on the other pod, and lets the same sub take over there', async () => {
+    const [pod1, pod2] = fx.cluster.pods;
+    const alice = await connectPeer(pod1, 'alice', { query: withAccessToken(valid('alice')) });
+    const bob = await connectPeer(pod2, undefined, { query: withAccessToken(valid('bob', { send_to: ['alice'] })) });
+    assert.equal(bob.peer, 'bob', 'with no peer= the id is the sub');
+    alice.send({ type: 'offer', to: 'bob', payload: { sdp: 'cross' } });
+    assert.equal((await bob.expect('offer')).from, 'alice');
+
+    // send_to holds on the other pod too.
+    bob.send({ type: 'offer', to: 'carol', payload: {}, id: 3 });
+    assert.equal((await bob.expect('error', { code: 'forbidden' })).ref, 3);
+
+    const squat = await handshake(pod2, { peer: 'alice', token: valid('mallory') });
+    assert.equal(squat.status, 403);
+    await alice.assertAlive('alice keeps her id');
+    assert.equal(await fx.cluster.owner('alice'), pod1.pod);
+
+    // A token for alice, presented on pod 2, takes her id over from pod 1.
+    const aliceAgain = await connectPeer(pod2, 'alice', { query: withAccessToken(valid('alice')) });
+    const closed = await alice.closed();
+    assert.equal(closed.code, 4410);
+    await eventually(async () => assert.equal(await fx.cluster.owner('alice'), pod2.pod));
+    bob.send({ type: 'answer', to: 'alice', payload: { sdp: 'back' } });
+    assert.equal((await aliceAgain.expect('answer')).payload.sdp, 'back');
+    for (const c of [aliceAgain, bob]) c.close();
   });
 });
 
