@@ -40,7 +40,10 @@ void ClearPastPrefix(IpAddress* address, int prefix_bits) {
 }  // namespace
 
 std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
-  if (text.empty() || text.size() > 45) return std::nullopt;
+  // inet_pton reads up to a NUL: "1.2.3.4\0junk" must not pass for 1.2.3.4.
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
   const std::string nul_terminated(text);
   IpAddress address;
   in_addr v4;

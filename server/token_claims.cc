@@ -5,6 +5,8 @@
 #include <cmath>
 #include <memory>
 
+#include "protocol/strict_json.h"
+
 namespace switchboard::server {
 
 namespace {
@@ -25,7 +27,9 @@ bool ParseObject(std::string_view text, Json::Value* root) {
   const std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   std::string errors;
   try {
-    return reader->parse(text.data(), text.data() + text.size(), root, &errors) && root->isObject();
+    // jsoncpp lets comments and some commas through; the claims must be JSON (RFC 7519).
+    return reader->parse(text.data(), text.data() + text.size(), root, &errors) &&
+           root->isObject() && protocol::HasOnlyStrictJsonTokens(text);
   } catch (const std::exception&) {  // jsoncpp throws past its stack limit
     return false;
   }
