@@ -21,6 +21,8 @@ std::optional<TokenClaims> Refuse(std::string* why, std::string reason) {
 }
 
 bool ParseObject(std::string_view text, Json::Value* root) {
+  // jsoncpp stops reading at a NUL: "{...}" NUL "anything" would pass as "{...}".
+  if (text.find('\0') != std::string_view::npos) return false;
   Json::CharReaderBuilder builder;
   Json::CharReaderBuilder::strictMode(&builder.settings_);
   builder.settings_["stackLimit"] = 32;

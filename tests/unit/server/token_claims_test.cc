@@ -260,6 +260,15 @@ TEST(TokenClaimsTest, PayloadThatIsNotAJsonObjectIsRefused) {
 // jsoncpp's strictMode still takes a comment after an object's member (its reader accepts a
 // comment token where a ',' or '}' is due, whatever allowComments says), so this payload, which
 // is not JSON, passed before the strict-token check.
+// jsoncpp stops reading at a NUL, so an object followed by one and anything else passed as the
+// object (found by the token_claims fuzz target).
+TEST(TokenClaimsTest, TextAfterANulIsNotIgnored) {
+  std::string why;
+  const std::string payload("{\"sub\":\"alice\",\"exp\":1800000000}\0 junk {", 40);
+  EXPECT_FALSE(CheckTokenClaims(payload, {}, kNow, &why));
+  EXPECT_FALSE(why.empty());
+}
+
 TEST(TokenClaimsTest, CommentsAreNotJson) {
   std::string why;
   EXPECT_FALSE(CheckTokenClaims("{\"sub\":\"alice\",\"exp\":1800000000 /* c */}", {}, kNow, &why));
