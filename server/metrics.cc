@@ -68,6 +68,9 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
            "reason", handshakes_refused);
   Labelled(&out, "switchboard_closes_total", "Connections closed by the server, by close code.",
            "code", closes);
+  Single(&out, "switchboard_sockets_refused_total", "counter",
+         "Sockets closed as they were accepted: the open-file limit was nearly spent.",
+         static_cast<double>(sockets_refused));
   Single(&out, "switchboard_bytes_received_total", "counter", "WebSocket message bytes received.",
          static_cast<double>(bytes_received));
   Single(&out, "switchboard_bytes_sent_total", "counter", "WebSocket message bytes sent.",

@@ -22,6 +22,7 @@ struct Metrics {
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   uint64_t messages_received = 0;
+  uint64_t sockets_refused = 0;  // closed as accepted: the descriptor budget was spent
   bool draining = false;
   std::map<std::string, uint64_t, std::less<>> errors;              // by error code
   std::map<std::string, uint64_t, std::less<>> handshakes_refused;  // by reason

@@ -130,10 +130,10 @@ Server::Server(Config config, Logger& logger)
                        static_cast<double>(config_.handshake_rate_per_ip),
                        static_cast<double>(config_.handshake_burst_per_ip)}),
       refusal_log_(kRefusalLogLines, kRefusalLogWindow),
+      socket_log_(kRefusalLogLines, kRefusalLogWindow),
       registry_(MakeRegistry()),
       session_env_{config_,        *registry_,     metrics_, logger_,
                    native_parser_, peerjs_parser_, nullptr} {
-  metrics_.connections_max = config_.max_connections;
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
   for (auto code : {protocol::ErrorCode::kBadMessage, protocol::ErrorCode::kPeerUnavailable,
@@ -184,17 +184,38 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   return std::unique_ptr<routing::Registry>(redis_);
 }
 
-// The open-file limit fitted to --max-connections (open_file_limit.h), plus descriptors for the
-// listener, Redis, the loop and logs.
+// The open-file limit fitted to --max-connections (open_file_limit.h), and shared out
+// (descriptor_budget.h): where the limit is lower, --max-connections is lowered to fit under it.
 void Server::FitOpenFileLimit() {
-  constexpr rlim_t kReservedDescriptors = 64;
-  const rlim_t wanted = static_cast<rlim_t>(config_.max_connections) + kReservedDescriptors;
-  const rlim_t granted = server::FitOpenFileLimit(wanted);
-  if (granted < wanted) {
+  const int64_t wanted = DescriptorsFor(config_.max_connections);
+  const auto granted = static_cast<int64_t>(server::FitOpenFileLimit(static_cast<rlim_t>(wanted)));
+  descriptors_ = BudgetDescriptors(granted, config_.max_connections);
+  if (descriptors_.max_sessions < config_.max_connections) {
     logger_.Warn("the open-file limit caps connections below --max-connections",
                  {{"max_connections", config_.max_connections},
+                  {"connections_allowed", static_cast<long long>(descriptors_.max_sessions)},
                   {"open_file_limit", static_cast<long long>(granted)}});
+    config_.max_connections = static_cast<int>(descriptors_.max_sessions);
   }
+  metrics_.connections_max = config_.max_connections;
+}
+
+// A socket just accepted, numbered `descriptor`: refused (closed at once) when it reaches the
+// budget's ceiling for its port, so that accept() never meets the open-file limit.
+bool Server::AdmitSocket(lws* listener, int descriptor) {
+  const bool admin = admin_vhost_ != nullptr && lws_get_vhost(listener) == admin_vhost_;
+  const int64_t ceiling = admin ? descriptors_.admin_ceiling : descriptors_.public_ceiling;
+  if (descriptor < ceiling) return true;
+  ++metrics_.sockets_refused;
+  long long suppressed = 0;
+  if (socket_log_.Admit(LogThrottle::Clock::now(), &suppressed)) {
+    logger_.Warn("socket refused: no descriptor to spare",
+                 {{"port", admin ? "admin" : "public"},
+                  {"descriptor", descriptor},
+                  {"ceiling", static_cast<long long>(ceiling)},
+                  {"suppressed", suppressed}});
+  }
+  return false;
 }
 
 int Server::Run() {
@@ -367,6 +388,8 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
   switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
       return ConfirmUpgrade(wsi);
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      return AdmitSocket(wsi, static_cast<int>(reinterpret_cast<intptr_t>(in))) ? 0 : 1;
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
       // The public listener's SSL_CTX, once, as its vhost is created: rotation loads into it.
       if (tls_ && !tls_->attached()) {

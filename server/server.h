@@ -20,6 +20,7 @@
 #include "server/address_limits.h"
 #include "server/client_address.h"
 #include "server/config.h"
+#include "server/descriptor_budget.h"
 #include "server/http_endpoints.h"
 #include "server/log_throttle.h"
 #include "server/logger.h"
@@ -133,8 +134,10 @@ class Server {
   void StartOwnHandles();
   void CloseOwnHandles();
 
-  // Creates the libwebsockets context on our loop and starts listening. False on failure.
   void FitOpenFileLimit();
+  // Whether to keep a socket `listener` just accepted as `descriptor` (descriptor_budget.h).
+  bool AdmitSocket(lws* listener, int descriptor);
+  // Creates the libwebsockets context on our loop and starts listening. False on failure.
   bool StartLibwebsockets();
   // With --admin-port, a second listener for the operations routes. False on failure.
   bool StartAdminListener();
@@ -162,6 +165,8 @@ class Server {
   const ProxyList trusted_proxies_;  // --trusted-proxies
   AddressLimits address_limits_;     // --max-connections-per-ip, --handshake-*-per-ip
   LogThrottle refusal_log_;
+  LogThrottle socket_log_;                        // sockets refused at accept
+  DescriptorBudget descriptors_{};                // from Run on
   std::unique_ptr<TokenVerifier> tokens_;         // with --auth-*, from Run on
   std::optional<TlsCertificate> tls_;             // with --tls-*
   std::unordered_map<lws*, Admission> admitted_;  // upgrades accepted, not yet established
