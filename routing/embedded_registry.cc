@@ -5,7 +5,8 @@
 namespace switchboard::routing {
 
 EmbeddedRegistry::EmbeddedRegistry(Options options)
-    : pending_(options.expire, options.max_queued_per_peer) {}
+    : pending_(options.expire, options.max_queued_per_peer),
+      budget_(options.queue_budget, options.expire) {}
 
 void EmbeddedRegistry::Register(std::string_view peer, std::string_view token,
                                 PeerConnection* connection, RegisterCallback done) {
@@ -41,7 +42,9 @@ void EmbeddedRegistry::Route(std::string_view from, std::string_view to, RoutedF
   }
   if (!frame.queue_if_absent) return;
   const Clock::time_point now = frame.accepted_at;
-  if (pending_.Push(to, from, std::move(frame), now)) {
+  const size_t bytes = frame.frame.size();
+  if (budget_.Allows(from, bytes, now) && pending_.Push(to, from, std::move(frame), now)) {
+    budget_.Charge(from, bytes, now);
     ++stats_.queued;
   } else {
     ++stats_.queue_rejected;

@@ -6,6 +6,7 @@
 
 #include "routing/peer_table.h"
 #include "routing/pending_queue.h"
+#include "routing/queue_budget.h"
 #include "routing/registry.h"
 
 namespace switchboard::routing {
@@ -15,6 +16,7 @@ class EmbeddedRegistry : public Registry {
   struct Options {
     Clock::duration expire = std::chrono::milliseconds(5000);  // how long a frame may wait
     size_t max_queued_per_peer = 256;                          // frames one absent peer may have
+    QueueBudget::Limits queue_budget = {};  // what one sender, and all, may have queued
   };
 
   explicit EmbeddedRegistry(Options options);
@@ -35,6 +37,7 @@ class EmbeddedRegistry : public Registry {
 
   PeerTable peers_;
   PendingQueue pending_;
+  QueueBudget budget_;
   RoutingStats stats_;
 };
 

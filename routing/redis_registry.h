@@ -35,6 +35,7 @@
 #include "routing/owner_cache.h"
 #include "routing/peer_table.h"
 #include "routing/pod_message.h"
+#include "routing/queue_budget.h"
 #include "routing/redis_link.h"
 #include "routing/redis_url.h"
 #include "routing/registry.h"
@@ -50,6 +51,7 @@ class RedisRegistry : public Registry {
     std::string pod_id;
     Clock::duration expire = std::chrono::milliseconds(5000);
     size_t max_queued_per_peer = 256;
+    QueueBudget::Limits queue_budget = {};  // what one sender of this pod, and all, may have queued
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);  // liveness refresh
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);  // liveness key TTL
     size_t owner_cache_size = 100000;  // remote peers whose pod this pod remembers
@@ -234,6 +236,7 @@ class RedisRegistry : public Registry {
   const std::string instance_ = std::to_string(std::chrono::system_clock::now().time_since_epoch() /
                                                std::chrono::microseconds(1));
   ExpiryTracker expiry_;
+  QueueBudget budget_{options_.queue_budget, options_.expire};  // what this pod's senders queued
   UnconfirmedFrames unconfirmed_;  // published to other pods, no receipt yet
   ReceiptsOwed receipts_owed_;     // to the pods whose frames this pod handled
   // Messages for other pods made while the link was not up, sent once it is: "A<pod> <bucket>"

@@ -202,8 +202,15 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
     TellSender(sender_pod, sender, target, Undeliverable::kUnavailable, ref);
     return;
   }
-  ++stats_.owner_lookups;
   const bool own = sender_pod == options_.pod_id;
+  // The route step may queue the frame; a sender past its budget (or this pod past its own) is
+  // refused before Redis is asked. Frames routed on another pod's behalf were charged there.
+  if (own && queue_if_absent && !budget_.Allows(sender, frame.size(), Clock::now())) {
+    ++stats_.queue_rejected;
+    TellSender(sender_pod, sender, target, Undeliverable::kPeerUnavailable, ref);
+    return;
+  }
+  ++stats_.owner_lookups;
   if (own) ++lookups_in_flight_[std::string(target)];
   const std::string expire_ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire).count());
@@ -214,8 +221,9 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
       kRoute, {layout_.Peers(bucket), layout_.Queue(target), layout_.Tokens(bucket)},
       {layout_.BucketPrefix(bucket), target, sender_pod, sender, frame, expire_ms, max_queued,
        options_.pod_id, queue_if_absent ? "queue" : "drop", deadline},
-      [this, own, sender_pod = std::string(sender_pod), sender = std::string(sender),
-       target = std::string(target), ref = std::string(ref)](redisReply* reply) {
+      [this, own, frame_bytes = frame.size(), sender_pod = std::string(sender_pod),
+       sender = std::string(sender), target = std::string(target),
+       ref = std::string(ref)](redisReply* reply) {
         const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
         if (own) {
           auto in_flight = lookups_in_flight_.find(target);
@@ -242,6 +250,7 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
         } else if (outcome == "N") {  // dropped: the target is absent and the frame does not wait
         } else if (outcome == "Q") {
           ++stats_.queued;
+          if (own) budget_.Charge(sender, frame_bytes, Clock::now());
           Track(sender_pod, sender, target, Clock::now() + options_.expire);
         } else if (outcome == "F") {
           ++stats_.queue_rejected;

@@ -17,6 +17,12 @@ struct Config {
   int expire_ms = 5000;
   int max_message_bytes = 65536;
   int max_queued_per_peer = 256;
+  // What may wait for absent peers, per sender and for this pod's senders in all
+  // (routing/queue_budget.h).
+  int max_queued_per_sender = 1024;
+  int max_queued_bytes_per_sender = 1 << 20;
+  int max_queued = 65536;
+  int max_queued_bytes = 64 << 20;
   int max_outbound_bytes = 1 << 20;
   int max_connections = 50000;
   int drain_seconds = 10;

@@ -160,9 +160,13 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   uv_loop_init(&loop_);
   const auto expire = std::chrono::milliseconds(config_.expire_ms);
   const auto max_queued = static_cast<size_t>(config_.max_queued_per_peer);
+  const routing::QueueBudget::Limits budget{
+      static_cast<size_t>(config_.max_queued_per_sender),
+      static_cast<size_t>(config_.max_queued_bytes_per_sender),
+      static_cast<size_t>(config_.max_queued), static_cast<size_t>(config_.max_queued_bytes)};
   if (config_.redis_url.empty()) {
     return std::make_unique<routing::EmbeddedRegistry>(
-        routing::EmbeddedRegistry::Options{expire, max_queued});
+        routing::EmbeddedRegistry::Options{expire, max_queued, budget});
   }
   std::string error;
   routing::RedisRegistry::Options options;
@@ -173,6 +177,7 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
   options.pod_id = config_.pod_id;
   options.expire = expire;
   options.max_queued_per_peer = max_queued;
+  options.queue_budget = budget;
   options.log = [this](bool warning, std::string_view message, std::string_view detail) {
     if (warning) {
       logger_.Warn(message, {{"why", detail}});

@@ -261,7 +261,13 @@ TEST(EmbeddedRegistryOrderTest, KeepsTheOrderOfTenThousandFrames) {
   constexpr int kFrames = 10000;
   Log log;
   RecordingConnection bob("bob", &log);
-  EmbeddedRegistry registry({.expire = kExpire, .max_queued_per_peer = kFrames});
+  // One sender queues them all: more than its production budget.
+  EmbeddedRegistry registry({.expire = kExpire,
+                             .max_queued_per_peer = kFrames,
+                             .queue_budget = {.frames_per_sender = kFrames,
+                                              .bytes_per_sender = 1 << 30,
+                                              .frames_total = kFrames,
+                                              .bytes_total = 1 << 30}});
   Log expected;
   for (int i = 0; i < kFrames; ++i) {
     if (i == kFrames / 2) registry.Register("bob", "", &bob, [](RegisterResult) {});

@@ -227,6 +227,33 @@ TEST_P(RegistryContractTest, AFullQueueRefusesAtOnceWithTheRef) {
   EXPECT_EQ(bob_.frames(), (Strings{"q0", "q1", "q2"}));
 }
 
+TEST_P(RegistryContractTest, ASenderPastItsQueueBudgetIsRefusedWhateverTheTarget) {
+  StartPods({.expire = kShortExpire,
+             .queue_budget = {.frames_per_sender = 3,
+                              .bytes_per_sender = 1 << 20,
+                              .frames_total = 1000,
+                              .bytes_total = 1 << 30}});
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "carol", carol_), RegisterResult::kRegistered);
+  // Spread over targets, so that no queue is full: the sender's budget is what refuses.
+  for (const char* target : {"absent1", "absent2", "absent3"}) Route(a(), "alice", target, "q");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 3; }, "3 frames queued"));
+  Route(a(), "alice", "absent4", "over", R"("m4")");
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "the refusal"));
+  EXPECT_EQ(alice_.notices(), (Strings{R"(absent4 peer-unavailable ref="m4")"}));
+  EXPECT_EQ(Total(&RoutingStats::queue_rejected), 1u);
+
+  // Another sender has a budget of its own.
+  Route(b(), "carol", "absent1", "c1");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 4; }, "carol's frame queued"));
+  EXPECT_TRUE(carol_.notices().empty()) << Describe();
+
+  // Once the expiry window has passed, what alice queued has expired and her budget is back.
+  PumpFor(2 * kShortExpire);
+  Route(a(), "alice", "absent5", "again");
+  ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 5; }, "queued again"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ids.
 
@@ -1016,7 +1043,7 @@ TEST_F(RedisRegistryTest, ScriptsAreLoadedAgainAfterAFlush) {
 // Scripts flushed while frames are in the pipeline: every call that fails with NOSCRIPT is sent
 // again, and a sender's frames still arrive in order, none lost, none twice.
 TEST_F(RedisRegistryTest, AFlushWhileFramesAreInFlightKeepsTheirOrder) {
-  StartPods({.max_queued_per_peer = 10000});
+  StartPods({.max_queued_per_peer = 10000, .queue_budget = kRoomyQueueBudget});
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
   ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
   RedisClient flusher(redis_.port());

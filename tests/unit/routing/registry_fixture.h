@@ -40,9 +40,16 @@ using std::chrono::milliseconds;
 struct PodOptions {
   Clock::duration expire = milliseconds(5000);
   size_t max_queued_per_peer = 256;
+  QueueBudget::Limits queue_budget = {};        // the server's defaults
   milliseconds heartbeat = milliseconds(1000);  // Redis only
   milliseconds alive_ttl = milliseconds(3000);  // Redis only
 };
+
+// For the tests that queue more than a sender may in production (--max-queued-per-sender).
+constexpr QueueBudget::Limits kRoomyQueueBudget{.frames_per_sender = 1 << 20,
+                                                .bytes_per_sender = 1 << 30,
+                                                .frames_total = 1 << 20,
+                                                .bytes_total = 1 << 30};
 
 // A short expiry for the tests about expiry: long enough for a registration or a delivery to
 // finish well inside it (a few Redis round trips), short enough to keep the tests quick.
@@ -113,8 +120,10 @@ class RegistryFixture : public testing::Test {
       a_ = AddRedisPod("pod-a", options);
       b_ = AddRedisPod("pod-b", options);
     } else {
-      auto embedded = std::make_unique<EmbeddedRegistry>(EmbeddedRegistry::Options{
-          .expire = options.expire, .max_queued_per_peer = options.max_queued_per_peer});
+      auto embedded = std::make_unique<EmbeddedRegistry>(
+          EmbeddedRegistry::Options{.expire = options.expire,
+                                    .max_queued_per_peer = options.max_queued_per_peer,
+                                    .queue_budget = options.queue_budget});
       a_ = b_ = embedded.get();
       pods_.push_back(embedded.get());
       owned_.push_back(std::move(embedded));
@@ -131,6 +140,7 @@ class RegistryFixture : public testing::Test {
     redis_options.pod_id = pod_id;
     redis_options.expire = options.expire;
     redis_options.max_queued_per_peer = options.max_queued_per_peer;
+    redis_options.queue_budget = options.queue_budget;
     redis_options.heartbeat = options.heartbeat;
     redis_options.alive_ttl = options.alive_ttl;
     redis_options.log = [this, pod_id](bool warning, std::string_view message,
