@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { parse as parseYamlText } from 'yaml';
 import { runOnce, startRedis, startServer, connectPeer, redisCommand, eventually, httpGet, parseMetrics } from '../integration/harness.mjs';
+import { claimsFor, ecKeys, keyDir, publicPem, signToken } from '../integration/jwt.mjs';
 import { K8S, find, load, render, schemaProblems, selects } from './kustomize.mjs';
 
 const OVERLAYS = ['overlays/dev', 'overlays/prod'];
@@ -26,6 +27,28 @@ function rendered(dir) {
 const SERVER_DRAIN_GRACE_S = Number(
   readFileSync(new URL('../../server/server.cc', import.meta.url), 'utf8').match(/kDrainGraceNs = (\d+)'000'000'000ULL/)[1],
 );
+
+// With connection tokens on (SWITCHBOARD_AUTH_JWT_PUBLIC_KEY_FILE), checks that the pod mounts
+// the key's Secret where the variable points, and stands in for that Secret: a key pair made
+// here, its public half in a file the variable is pointed at. Returns the variables to add and
+// the connectPeer options that carry a token for an id.
+function tokenKeyFor(pod, container, config, t) {
+  const keyPath = config.SWITCHBOARD_AUTH_JWT_PUBLIC_KEY_FILE;
+  if (keyPath === undefined) return { env: {}, options: () => ({}) };
+  const mount = (container.volumeMounts ?? []).find((m) => keyPath.startsWith(`${m.mountPath}/`));
+  assert.ok(mount, `${keyPath} is under no volumeMount of the container`);
+  assert.equal(mount.readOnly, true);
+  const volume = pod.spec.volumes.find((v) => v.name === mount.name);
+  assert.ok(volume?.secret?.secretName, `the volume at ${mount.mountPath} is a Secret`);
+  const keys = ecKeys();
+  const dir = keyDir(t.after.bind(t));
+  const env = { SWITCHBOARD_AUTH_JWT_PUBLIC_KEY_FILE: dir.write('public.pem', publicPem(keys)) };
+  const claims = (sub) => claimsFor(sub, { aud: config.SWITCHBOARD_AUTH_AUDIENCE, iss: config.SWITCHBOARD_AUTH_ISSUER });
+  const options = (sub) => ({
+    query: `access_token=${signToken(claims(sub), { alg: 'ES256', key: keys.privateKey })}`,
+  });
+  return { env, options };
+}
 
 function relay(objects) {
   const deployment = find(objects, 'Deployment', 'switchboard');
@@ -291,11 +314,13 @@ describe('the manifests fit the real binary', { timeout: 120000 }, () => {
       // The pod's environment, as Kubernetes builds it; only where to listen (both ports) and where
       // Redis is differ (flags beat variables), and the pod id comes from POD_NAME alone.
       const podName = 'switchboard-7c9d8f6b5d-x2x7q';
+      const auth = tokenKeyFor(pod, container, config, t);
       const srv = await startServer(
         { 'redis-url': redis.url, 'pod-id': null, 'drain-seconds': null, 'admin-port': 0 },
-        { t, env: { ...config, POD_NAME: podName, SWITCHBOARD_REDIS_PASSWORD: password } },
+        { t, env: { ...config, ...auth.env, POD_NAME: podName, SWITCHBOARD_REDIS_PASSWORD: password } },
       );
       assert.equal(srv.listening.pod, podName, 'the pod id is POD_NAME');
+      assert.equal(srv.listening.auth, config.SWITCHBOARD_AUTH_JWT_PUBLIC_KEY_FILE ? 'jwt' : 'none');
       await srv.waitForRedisUp();
 
       // The probes and the ServiceMonitor use the admin port; the public one no longer serves them.
@@ -329,7 +354,7 @@ describe('the manifests fit the real binary', { timeout: 120000 }, () => {
       // A rollout: the pod gets SIGTERM after its preStop pause; it must be done within what is
       // left of the grace period.
       const clients = [];
-      for (let i = 0; i < 10; i++) clients.push(await connectPeer(srv, `k8s-${i}`));
+      for (let i = 0; i < 10; i++) clients.push(await connectPeer(srv, `k8s-${i}`, auth.options(`k8s-${i}`)));
       const signalledAt = Date.now();
       srv.signal('SIGTERM');
       // A probe polls: the server turns unready once it has handled the signal, not at the
