@@ -37,10 +37,9 @@ struct SessionSlot {
 };
 
 // libwebsockets' own log lines, as JSON lines like ours. Its log hook takes no user pointer, so
-// this makes a throwaway Logger per line instead of reaching for a global one.
-// libwebsockets warns once per malformed request ("Missing URI in HTTP request", a failed TLS
-// handshake), at whatever pace clients send them, so its lines pass a throttle. Its log hook is
-// process-wide and takes no user pointer, hence the one static here.
+// this makes a throwaway Logger per line instead of reaching for a global one. It warns once per
+// malformed request ("Missing URI in HTTP request", a failed TLS handshake), at whatever pace
+// clients send them, so its warnings pass a throttle: the one static here, for that same reason.
 void EmitLwsLog(int level, const char* line) {
   static LogThrottle throttle(20, std::chrono::seconds(10));
   long long suppressed = 0;
@@ -228,9 +227,9 @@ int Server::Run() {
   // must drain, not kill.
   StartOwnHandles();
   FitOpenFileLimit();
-  const bool key_loaded = LoadTokenVerifier() && CheckTlsCertificate();
-  if (!key_loaded || !StartLibwebsockets()) {
-    if (key_loaded) {
+  const bool keys_loaded = LoadTokenVerifier() && CheckTlsCertificate();
+  if (!keys_loaded || !StartLibwebsockets()) {
+    if (keys_loaded) {
       logger_.Error(
           "cannot listen",
           {{"host", config_.host}, {"port", config_.port}, {"admin_port", config_.admin_port}});
@@ -411,8 +410,7 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
       pending_http_.erase(wsi);
       return 0;
     case LWS_CALLBACK_ESTABLISHED:
-      OnEstablished(wsi, user);
-      return 0;
+      return OnEstablished(wsi, user) ? 0 : -1;
     case LWS_CALLBACK_RECEIVE:
       if (slot == nullptr || slot->session == nullptr) return -1;
       slot->session->Heard(uv_now(&loop_));  // any traffic proves the peer alive, not only pongs
@@ -446,12 +444,9 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
   }
 }
 
-void Server::OnEstablished(lws* wsi, void* user) {
+bool Server::OnEstablished(lws* wsi, void* user) {
   auto it = admitted_.find(wsi);
-  if (it == admitted_.end()) {  // every upgrade is checked first; this cannot happen
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, nullptr, 0);
-    return;
-  }
+  if (it == admitted_.end()) return false;  // every upgrade is checked first; cannot happen
   Admission admission = std::move(it->second);
   admitted_.erase(it);
   address_limits_.Opened(admission.identity.address, AddressLimits::Clock::now());
@@ -469,6 +464,7 @@ void Server::OnEstablished(lws* wsi, void* user) {
   session->Heard(uv_now(&loop_));
   session->Start();
   if (draining_) session->Close(LWS_CLOSE_STATUS_GOINGAWAY, "draining");
+  return true;
 }
 
 int Server::ServeHttp(lws* wsi, std::string_view path) {

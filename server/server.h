@@ -125,7 +125,8 @@ class Server {
   bool WriteHttpResponse(lws* wsi, int status, std::string_view content_type, std::string_view body,
                          const HttpHeaders& extra_headers = {});
 
-  void OnEstablished(lws* wsi, void* user);
+  // Makes the session of an upgrade ConfirmUpgrade accepted. False (close it) if there is none.
+  bool OnEstablished(lws* wsi, void* user);
   void OnSignal(int signal);
   void OnTick();
   void BeginDrain();
