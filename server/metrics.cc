@@ -123,6 +123,11 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
            "Round trip of the Redis commands the routing backend sends.");
     routing.redis_latency->Render("switchboard_redis_command_seconds", &out);
   }
+  if (!token_key_reloads.empty()) {
+    Labelled(&out, "switchboard_token_key_reloads_total",
+             "Connection token key reloads (the file changed, or SIGHUP), by result.", "result",
+             token_key_reloads);
+  }
   if (tls_expires_at > 0) {
     Single(&out, "switchboard_tls_certificate_expiry_timestamp_seconds", "gauge",
            "When the certificate served on the public port expires (notAfter), in Unix time.",

@@ -28,6 +28,7 @@ struct Metrics {
   std::map<std::string, uint64_t, std::less<>> handshakes_refused;  // by reason
   std::map<std::string, uint64_t, std::less<>> closes;              // by close code
   std::map<std::string, uint64_t, std::less<>> tls_reloads;         // by result: loaded, kept-old
+  std::map<std::string, uint64_t, std::less<>> token_key_reloads;   // by result, with --auth-*
   int64_t tls_expires_at = 0;  // the serving certificate's notAfter; 0 without TLS
   routing::LatencyHistogram
       relay_latency;  // from accepting a frame to writing it to the target's socket

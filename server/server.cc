@@ -265,19 +265,49 @@ int Server::Run() {
   return 0;
 }
 
+const std::string& Server::TokenKeyPath() const {
+  return config_.auth_jwt_secret_file.empty() ? config_.auth_jwt_public_key_file
+                                              : config_.auth_jwt_secret_file;
+}
+
+std::unique_ptr<TokenVerifier> Server::ReadTokenKey(std::string* error) const {
+  const TokenPolicy policy{config_.auth_audience, config_.auth_issuer, config_.auth_leeway_seconds};
+  return config_.auth_jwt_secret_file.empty()
+             ? TokenVerifier::FromPublicKeyFile(TokenKeyPath(), policy, error)
+             : TokenVerifier::FromSecretFile(TokenKeyPath(), policy, error);
+}
+
 bool Server::LoadTokenVerifier() {
   if (!config_.auth_enabled()) return true;
-  const TokenPolicy policy{config_.auth_audience, config_.auth_issuer, config_.auth_leeway_seconds};
+  token_key_file_.emplace(std::vector<std::string>{TokenKeyPath()});
   std::string error;
-  tokens_ = config_.auth_jwt_secret_file.empty()
-                ? TokenVerifier::FromPublicKeyFile(config_.auth_jwt_public_key_file, policy, &error)
-                : TokenVerifier::FromSecretFile(config_.auth_jwt_secret_file, policy, &error);
+  tokens_ = ReadTokenKey(&error);
   if (tokens_ == nullptr) {
     logger_.Error("cannot use the connection token key", {{"why", error}});
     return false;
   }
   session_env_.tokens = tokens_.get();
+  metrics_.token_key_reloads.emplace("loaded", 0);
+  metrics_.token_key_reloads.emplace("kept-old", 0);
   return true;
+}
+
+void Server::ReloadTokenKey(std::string_view trigger) {
+  if (!token_key_file_) return;
+  token_key_file_->Note();
+  std::string error;
+  std::unique_ptr<TokenVerifier> fresh = ReadTokenKey(&error);
+  if (fresh == nullptr) {
+    Metrics::Increment(metrics_.token_key_reloads, "kept-old");
+    logger_.Warn("connection token key not reloaded: using the old one",
+                 {{"trigger", trigger}, {"why", error}});
+    return;
+  }
+  // Sessions reach the verifier through session_env_ each time, never keeping it.
+  tokens_ = std::move(fresh);
+  session_env_.tokens = tokens_.get();
+  Metrics::Increment(metrics_.token_key_reloads, "loaded");
+  logger_.Info("connection token key reloaded", {{"trigger", trigger}, {"file", TokenKeyPath()}});
 }
 
 bool Server::CheckTlsCertificate() {
@@ -289,16 +319,13 @@ bool Server::CheckTlsCertificate() {
     return false;
   }
   metrics_.tls_expires_at = tls_->expires_at();
-  Metrics::Increment(metrics_.tls_reloads, "loaded");
+  metrics_.tls_reloads.emplace("loaded", 0);
   metrics_.tls_reloads.emplace("kept-old", 0);
   return true;
 }
 
 void Server::ReloadTlsCertificate(std::string_view trigger) {
-  if (!tls_) {
-    logger_.Info("nothing to reload: no TLS certificate", {{"trigger", trigger}});
-    return;
-  }
+  if (!tls_) return;
   std::string why;
   if (!tls_->Reload(&why)) {
     Metrics::Increment(metrics_.tls_reloads, "kept-old");
@@ -579,6 +606,7 @@ bool Server::WriteHttpResponse(lws* wsi, int status, std::string_view content_ty
 void Server::OnSignal(int signal) {
   if (signal == SIGHUP) {
     ReloadTlsCertificate("SIGHUP");
+    ReloadTokenKey("SIGHUP");
     return;
   }
   if (draining_) {
@@ -621,6 +649,7 @@ void Server::OnTick() {
     ForgetStaleAdmissions(now_ms);
     address_limits_.Sweep(AddressLimits::Clock::now());
     if (tls_ && tls_->FilesChanged()) ReloadTlsCertificate("files changed");
+    if (token_key_file_ && token_key_file_->Changed()) ReloadTokenKey("file changed");
   }
   sessions_.VisitSlice(kTickSlices, [&](Session* session) {
     session->CheckKeepalive(now_ms);

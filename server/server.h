@@ -76,6 +76,12 @@ class Server {
 
   // With --auth-*: reads the key. False (logged) when it cannot be used.
   bool LoadTokenVerifier();
+  // The file of the token key, and a verifier for what it holds now (nullptr with `error` set).
+  const std::string& TokenKeyPath() const;
+  std::unique_ptr<TokenVerifier> ReadTokenKey(std::string* error) const;
+  // Reads the token key again (it changed, or SIGHUP), keeping the old one if the new cannot be
+  // used. Open connections keep the claims they were admitted with.
+  void ReloadTokenKey(std::string_view trigger);
   // With --tls-*: checks the certificate and key. False (logged) when they cannot be used.
   bool CheckTlsCertificate();
   // Loads the certificate files again (they changed, or SIGHUP), keeping the old pair if the
@@ -169,6 +175,7 @@ class Server {
   LogThrottle socket_log_;                        // sockets refused at accept
   DescriptorBudget descriptors_{};                // from Run on
   std::unique_ptr<TokenVerifier> tokens_;         // with --auth-*, from Run on
+  std::optional<FileWatch> token_key_file_;       // with --auth-*
   std::optional<TlsCertificate> tls_;             // with --tls-*
   std::unordered_map<lws*, Admission> admitted_;  // upgrades accepted, not yet established
   // Set by MakeRegistry() while registry_ is initialised, so declared before it.

@@ -4,7 +4,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 
 #include <fstream>
 #include <memory>
@@ -63,34 +62,12 @@ struct TlsCertificate::Pair {
 };
 
 TlsCertificate::TlsCertificate(std::string cert_path, std::string key_path)
-    : cert_path_(std::move(cert_path)), key_path_(std::move(key_path)) {}
-
-bool TlsCertificate::FileState::operator==(const FileState& other) const {
-  return exists == other.exists && device == other.device && inode == other.inode &&
-         size == other.size && modified.tv_sec == other.modified.tv_sec &&
-         modified.tv_nsec == other.modified.tv_nsec;
-}
-
-TlsCertificate::FileState TlsCertificate::StateOf(const std::string& path) {
-  struct stat info {};
-  FileState state;
-  if (stat(path.c_str(), &info) != 0) return state;  // follows the Secret's symlinks
-  state.exists = true;
-  state.device = info.st_dev;
-  state.inode = info.st_ino;
-  state.size = static_cast<uint64_t>(info.st_size);
-  state.modified = info.st_mtim;
-  return state;
-}
-
-bool TlsCertificate::FilesChanged() const {
-  return !(StateOf(cert_path_) == cert_state_) || !(StateOf(key_path_) == key_state_);
-}
+    : cert_path_(std::move(cert_path)),
+      key_path_(std::move(key_path)),
+      files_({cert_path_, key_path_}) {}
 
 bool TlsCertificate::Read(Pair* pair, std::string* why) {
-  // Noted before reading: a file replaced while it is read is seen as changed at the next look.
-  cert_state_ = StateOf(cert_path_);
-  key_state_ = StateOf(key_path_);
+  files_.Note();
   std::string cert_text, key_text;
   if (!ReadFile(cert_path_, &cert_text)) {
     *why = "cannot read the certificate file " + cert_path_;

@@ -19,6 +19,8 @@
 #include <ctime>
 #include <string>
 
+#include "server/file_watch.h"
+
 namespace switchboard::server {
 
 class TlsCertificate {
@@ -34,9 +36,8 @@ class TlsCertificate {
   void Attach(SSL_CTX* serving) { serving_ = serving; }
   bool attached() const { return serving_ != nullptr; }
 
-  // Whether either file differs (device, inode, size or modification time) from when it was last
-  // checked or loaded, or has appeared or gone since. Cheap: two stat() calls.
-  bool FilesChanged() const;
+  // Whether either file changed since it was last checked or loaded (file_watch.h).
+  bool FilesChanged() const { return files_.Changed(); }
 
   // Loads the files into the serving SSL_CTX. Returns false with `why` set, and the serving pair
   // untouched, when the new pair is unusable or its key is of another type. Either way the files'
@@ -49,21 +50,13 @@ class TlsCertificate {
   const std::string& cert_path() const { return cert_path_; }
 
  private:
-  struct FileState {
-    bool exists = false;
-    uint64_t device = 0, inode = 0, size = 0;
-    timespec modified{};
-    bool operator==(const FileState& other) const;
-  };
-  static FileState StateOf(const std::string& path);
-
   struct Pair;  // the certificate, its chain and its key, read from the files
   // Reads and checks the pair, noting the files' state. False with `why` set when unusable.
   bool Read(Pair* pair, std::string* why);
 
   std::string cert_path_;
   std::string key_path_;
-  FileState cert_state_, key_state_;
+  FileWatch files_;
   SSL_CTX* serving_ = nullptr;
   int64_t expires_at_ = 0;
 };

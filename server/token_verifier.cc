@@ -2,6 +2,7 @@
 
 #include <json/json.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -19,6 +20,8 @@ namespace {
 constexpr size_t kMaxTokenBytes = 8192;
 constexpr size_t kMinSecretBytes = 32;
 constexpr int kMinRsaBits = 2048;
+// Each key is tried in turn for a token of its algorithm: a few, for a rotation, not a key ring.
+constexpr size_t kMaxPublicKeys = 8;
 
 struct JwtFree {
   void operator()(jwt_t* jwt) const { jwt_free(jwt); }
@@ -106,9 +109,47 @@ std::unique_ptr<TokenVerifier> TokenVerifier::FromSecretFile(const std::string& 
     *error = "the secret in " + path + " is shorter than 32 bytes";
     return nullptr;
   }
-  return std::unique_ptr<TokenVerifier>(new TokenVerifier(
-      std::move(*secret), {JWT_ALG_HS256, JWT_ALG_HS384, JWT_ALG_HS512}, std::move(policy)));
+  std::vector<Key> keys{{std::move(*secret), {JWT_ALG_HS256, JWT_ALG_HS384, JWT_ALG_HS512}}};
+  return std::unique_ptr<TokenVerifier>(new TokenVerifier(std::move(keys), std::move(policy)));
 }
+
+namespace {
+
+// The algorithms `key` may verify, or an empty list with `error` set when it cannot be used.
+std::vector<jwt_alg_t> AlgorithmsOf(EVP_PKEY* key, const std::string& path, std::string* error) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+      if (EVP_PKEY_get_bits(key) < kMinRsaBits) {
+        *error = "an RSA key in " + path + " is shorter than 2048 bits";
+        return {};
+      }
+      return {JWT_ALG_RS256, JWT_ALG_RS384, JWT_ALG_RS512};
+    case EVP_PKEY_EC:
+      if (const jwt_alg_t algorithm = EcAlgorithm(key); algorithm != JWT_ALG_INVAL) {
+        return {algorithm};
+      }
+      *error = "an EC key in " + path + " is not on P-256, P-384 or P-521";
+      return {};
+    default:
+      *error = "a key in " + path + " is neither RSA nor EC";
+      return {};
+  }
+}
+
+// `key` alone, as PEM text: what libjwt takes.
+std::string PemOf(EVP_PKEY* key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  std::string pem;
+  if (PEM_write_bio_PUBKEY(bio, key) == 1) {
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio, &data);
+    pem.assign(data, static_cast<size_t>(length));
+  }
+  BIO_free(bio);
+  return pem;
+}
+
+}  // namespace
 
 std::unique_ptr<TokenVerifier> TokenVerifier::FromPublicKeyFile(const std::string& path,
                                                                 TokenPolicy policy,
@@ -116,35 +157,24 @@ std::unique_ptr<TokenVerifier> TokenVerifier::FromPublicKeyFile(const std::strin
   std::optional<std::string> pem = ReadFile(path, error);
   if (!pem) return nullptr;
   BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
-  const std::unique_ptr<EVP_PKEY, PkeyFree> key(
-      PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr));
+  std::vector<Key> keys;
+  while (EVP_PKEY* read = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr)) {
+    const std::unique_ptr<EVP_PKEY, PkeyFree> key(read);
+    std::vector<jwt_alg_t> algorithms = AlgorithmsOf(key.get(), path, error);
+    if (algorithms.empty() || keys.size() == kMaxPublicKeys) {
+      if (!algorithms.empty()) *error = path + " holds more than 8 public keys";
+      BIO_free(bio);
+      return nullptr;
+    }
+    keys.push_back(Key{PemOf(key.get()), std::move(algorithms)});
+  }
   BIO_free(bio);
-  if (key == nullptr) {
+  ERR_clear_error();  // the end of the file reads as an error
+  if (keys.empty()) {
     *error = path + " holds no PEM public key (-----BEGIN PUBLIC KEY-----)";
     return nullptr;
   }
-  std::vector<jwt_alg_t> algorithms;
-  switch (EVP_PKEY_get_base_id(key.get())) {
-    case EVP_PKEY_RSA:
-      if (EVP_PKEY_get_bits(key.get()) < kMinRsaBits) {
-        *error = "the RSA key in " + path + " is shorter than 2048 bits";
-        return nullptr;
-      }
-      algorithms = {JWT_ALG_RS256, JWT_ALG_RS384, JWT_ALG_RS512};
-      break;
-    case EVP_PKEY_EC:
-      algorithms = {EcAlgorithm(key.get())};
-      if (algorithms[0] == JWT_ALG_INVAL) {
-        *error = "the EC key in " + path + " is not on P-256, P-384 or P-521";
-        return nullptr;
-      }
-      break;
-    default:
-      *error = "the key in " + path + " is neither RSA nor EC";
-      return nullptr;
-  }
-  return std::unique_ptr<TokenVerifier>(
-      new TokenVerifier(std::move(*pem), std::move(algorithms), std::move(policy)));
+  return std::unique_ptr<TokenVerifier>(new TokenVerifier(std::move(keys), std::move(policy)));
 }
 
 std::optional<TokenClaims> TokenVerifier::Verify(std::string_view token, int64_t now_seconds,
@@ -158,14 +188,27 @@ std::optional<TokenClaims> TokenVerifier::Verify(std::string_view token, int64_t
     *why = "the token's header is malformed";
     return std::nullopt;
   }
-  if (std::find(algorithms_.begin(), algorithms_.end(), algorithm) == algorithms_.end()) {
+  const std::string text(token);  // libjwt wants it NUL-terminated
+  bool any_key_signs_it = false;
+  jwt_t* decoded = nullptr;
+  for (const Key& key : keys_) {
+    if (std::find(key.algorithms.begin(), key.algorithms.end(), algorithm) ==
+        key.algorithms.end()) {
+      continue;
+    }
+    any_key_signs_it = true;
+    if (jwt_decode(&decoded, text.c_str(),
+                   reinterpret_cast<const unsigned char*>(key.material.data()),
+                   static_cast<int>(key.material.size())) == 0) {
+      break;
+    }
+    decoded = nullptr;
+  }
+  if (!any_key_signs_it) {
     *why = "the token's algorithm is not one this key signs with";
     return std::nullopt;
   }
-  const std::string text(token);  // libjwt wants it NUL-terminated
-  jwt_t* decoded = nullptr;
-  if (jwt_decode(&decoded, text.c_str(), reinterpret_cast<const unsigned char*>(key_.data()),
-                 static_cast<int>(key_.size())) != 0) {
+  if (decoded == nullptr) {
     *why = "the token's signature does not verify";
     return std::nullopt;
   }

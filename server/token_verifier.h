@@ -29,8 +29,10 @@ class TokenVerifier {
   static std::unique_ptr<TokenVerifier> FromSecretFile(const std::string& path, TokenPolicy policy,
                                                        std::string* error);
 
-  // A verifier for tokens signed with the private half of the RSA or EC public key in the PEM
-  // file at `path`. Returns nullptr with `error` set when the file holds no such public key.
+  // A verifier for tokens signed with the private half of any of the RSA or EC public keys in the
+  // PEM file at `path` (one, or up to 8 one after another: the issuer's next key can be added
+  // before it signs with it, and the old one removed once its tokens have expired). Returns
+  // nullptr with `error` set when the file holds no such public key, or one that cannot be used.
   static std::unique_ptr<TokenVerifier> FromPublicKeyFile(const std::string& path,
                                                           TokenPolicy policy, std::string* error);
 
@@ -43,11 +45,15 @@ class TokenVerifier {
   const TokenPolicy& policy() const { return policy_; }
 
  private:
-  TokenVerifier(std::string key, std::vector<jwt_alg_t> algorithms, TokenPolicy policy)
-      : key_(std::move(key)), algorithms_(std::move(algorithms)), policy_(std::move(policy)) {}
+  struct Key {
+    std::string material;               // the secret, or the PEM text of one public key
+    std::vector<jwt_alg_t> algorithms;  // what it may verify
+  };
 
-  std::string key_;  // the secret, or the PEM text of the public key
-  std::vector<jwt_alg_t> algorithms_;
+  TokenVerifier(std::vector<Key> keys, TokenPolicy policy)
+      : keys_(std::move(keys)), policy_(std::move(policy)) {}
+
+  std::vector<Key> keys_;
   TokenPolicy policy_;
 };
 

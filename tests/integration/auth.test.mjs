@@ -260,6 +260,50 @@ describe('connection tokens signed with public keys', { timeout: 60000 }, () => 
   });
 });
 
+describe('rotating the issuer key without a restart', { timeout: 60000 }, () => {
+  const oldKey = ecKeys('P-256');
+  const newKey = ecKeys('P-256');
+  const file = keys.write('rotating.pem', publicPem(oldKey));
+  const fx = serverFixture({ 'auth-jwt-public-key-file': file, 'log-level': 'info' });
+  const tokenBy = (key, sub) => signToken(claimsFor(sub), { alg: 'ES256', key: key.privateKey });
+  const reloaded = (after, trigger) =>
+    fx.srv.waitForLog((o) => fx.srv.logs.indexOf(o) >= after && o.msg === 'connection token key reloaded' && o.trigger === trigger, 5000);
+
+  it('takes the new key beside the old, then the new alone, keeping open connections; a bad file keeps the key', async () => {
+    const early = await connectPeer(fx.srv, 'early', { query: withAccessToken(tokenBy(oldKey, 'early')) });
+
+    // Step 1: the Secret gains the new key (both in one file), seen without a signal.
+    let logged = fx.srv.logs.length;
+    keys.write('rotating.pem', publicPem(oldKey) + publicPem(newKey));
+    await reloaded(logged, 'file changed');
+    assert.equal((await handshake(fx.srv, { token: tokenBy(oldKey, 'a1') })).status, 101);
+    assert.equal((await handshake(fx.srv, { token: tokenBy(newKey, 'a2') })).status, 101);
+
+    // Step 2: the old key goes. Its tokens no longer open connections; the one open stays.
+    logged = fx.srv.logs.length;
+    keys.write('rotating.pem', publicPem(newKey));
+    await reloaded(logged, 'file changed');
+    const refused = await handshake(fx.srv, { token: tokenBy(oldKey, 'a3') });
+    assert.equal(refused.status, 401);
+    assert.match(refused.why, /signature/);
+    assert.equal((await handshake(fx.srv, { token: tokenBy(newKey, 'a4') })).status, 101);
+    await early.assertAlive('a connection admitted with the old key stays open');
+
+    // A file that holds no key, then SIGHUP: the key in use stays, and the log says why.
+    logged = fx.srv.logs.length;
+    keys.write('rotating.pem', 'not a key\n');
+    fx.srv.signal('SIGHUP');
+    const kept = await fx.srv.waitForLog(
+      (o) => fx.srv.logs.indexOf(o) >= logged && o.msg === 'connection token key not reloaded: using the old one', 5000);
+    assert.match(kept.why, /no PEM public key/);
+    assert.equal((await handshake(fx.srv, { token: tokenBy(newKey, 'a5') })).status, 101);
+    const metrics = await fx.srv.metrics();
+    assert.equal(metrics.sum('switchboard_token_key_reloads_total', { result: 'loaded' }), 2);
+    assert.ok(metrics.sum('switchboard_token_key_reloads_total', { result: 'kept-old' }) >= 1);
+    early.close();
+  });
+});
+
 describe('connection token keys that cannot be used stop the server at start', { timeout: 30000 }, () => {
   for (const [name, flags, message] of [
     ['a secret under 32 bytes', { 'auth-jwt-secret-file': keys.write('short', 'too-short\n') }, /32 bytes/],

@@ -359,6 +359,36 @@ TEST_F(TokenVerifierTest, ValidEs256Passes) {
   EXPECT_EQ(claims->subject, "dave");
 }
 
+// A file of several keys, for a rotation: each verifies tokens of its own algorithm, and an
+// algorithm no key signs with is refused before any signature check.
+TEST_F(TokenVerifierTest, SeveralKeysInOneFileEachVerifyTheirTokens) {
+  const auto verifier = KeyVerifier(rsa_->public_pem + other_rsa_->public_pem + p256_->public_pem);
+  ASSERT_NE(verifier, nullptr);
+  std::string why;
+  EXPECT_TRUE(verifier->Verify(Sign(JWT_ALG_RS256, rsa_->private_pem, Claims()), kNow, &why))
+      << why;
+  EXPECT_TRUE(verifier->Verify(Sign(JWT_ALG_RS512, other_rsa_->private_pem, Claims()), kNow, &why))
+      << why;
+  EXPECT_TRUE(verifier->Verify(Sign(JWT_ALG_ES256, p256_->private_pem, Claims()), kNow, &why))
+      << why;
+  ExpectRefused(*verifier, Sign(JWT_ALG_ES384, p384_->private_pem, Claims()), "algorithm");
+  const KeyPair stranger = RsaKey(2048);
+  ExpectRefused(*verifier, Sign(JWT_ALG_RS256, stranger.private_pem, Claims()), "signature");
+}
+
+TEST_F(TokenVerifierTest, MoreThanEightKeysOrOneBadKeyIsAnError) {
+  std::string many;
+  for (int i = 0; i < 9; ++i) many += p256_->public_pem;
+  std::string error;
+  EXPECT_EQ(TokenVerifier::FromPublicKeyFile(dir_.Write("many.pem", many), {}, &error), nullptr);
+  EXPECT_NE(error.find("more than 8"), std::string::npos) << error;
+  const KeyPair weak = RsaKey(1024);
+  EXPECT_EQ(TokenVerifier::FromPublicKeyFile(
+                dir_.Write("mixed.pem", p256_->public_pem + weak.public_pem), {}, &error),
+            nullptr);
+  EXPECT_NE(error.find("2048"), std::string::npos) << error;
+}
+
 TEST_F(TokenVerifierTest, ValidEs384PassesWithAP384Key) {
   const auto verifier = KeyVerifier(p384_->public_pem);
   ASSERT_NE(verifier, nullptr);
