@@ -21,19 +21,15 @@ FileWatch::State FileWatch::StateOf(const std::string& path) {
 }
 
 void FileWatch::Note() {
-  forgotten_ = false;
   states_.clear();
   for (const std::string& path : paths_) states_.push_back(StateOf(path));
 }
 
 bool FileWatch::Changed() const {
-  if (forgotten_) return true;
   for (size_t i = 0; i < paths_.size(); ++i) {
     if (!(StateOf(paths_[i]) == states_[i])) return true;
   }
   return false;
 }
-
-void FileWatch::Forget() { forgotten_ = true; }
 
 }  // namespace switchboard::server

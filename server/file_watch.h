@@ -25,9 +25,6 @@ class FileWatch {
   // Whether any file differs from when Note() was last called, or has appeared or gone since.
   bool Changed() const;
 
-  // Makes the next Changed() true (after a read that failed half way, to try again).
-  void Forget();
-
  private:
   struct State {
     bool exists = false;
@@ -41,7 +38,6 @@ class FileWatch {
 
   std::vector<std::string> paths_;
   std::vector<State> states_;
-  bool forgotten_ = false;
 };
 
 }  // namespace switchboard::server
