@@ -4,7 +4,9 @@
 // many absent ids: ten connections within the rate limit, sending 60 KB frames to ids nobody
 // holds, once held 260 MB of a pod's memory, and five filled a 30 MB Redis. So every frame a
 // sender queues is charged to it and to the pod, and a frame past either budget is refused (its
-// sender gets the queue-full error) before it is queued.
+// sender gets the queue-full error) before it is queued. With Redis the pod cannot know, when
+// it asks the route step, whether the target is absent: the frame is charged then, and past the
+// budget the step is asked to deliver it if it can, but not to queue it.
 //
 // A queued frame waits at most the expiry window (--expire-ms), so a charge is kept for that long
 // and then forgotten: what was charged within the last window bounds what can still be waiting.

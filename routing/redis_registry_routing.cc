@@ -203,12 +203,19 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
     return;
   }
   const bool own = sender_pod == options_.pod_id;
-  // The route step may queue the frame; a sender past its budget (or this pod past its own) is
-  // refused before Redis is asked. Frames routed on another pod's behalf were charged there.
-  if (own && queue_if_absent && !budget_.Allows(sender, frame.size(), Clock::now())) {
-    ++stats_.queue_rejected;
-    TellSender(sender_pod, sender, target, Undeliverable::kPeerUnavailable, ref);
-    return;
+  // The route step may queue the frame, so it is charged to its sender (queue_budget.h) before
+  // Redis is asked: charged on the answer, every step on its way would pass on the same totals.
+  // Past the budget the step may still deliver the frame, but not queue it; if the target is
+  // absent, the sender is told. Frames routed on another pod's behalf were charged there.
+  bool over_budget = false;
+  if (own && queue_if_absent) {
+    const Clock::time_point now = Clock::now();
+    over_budget = !budget_.Allows(sender, frame.size(), now);
+    if (over_budget) {
+      queue_if_absent = false;
+    } else {
+      budget_.Charge(sender, frame.size(), now);
+    }
   }
   ++stats_.owner_lookups;
   if (own) ++lookups_in_flight_[std::string(target)];
@@ -221,9 +228,8 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
       kRoute, {layout_.Peers(bucket), layout_.Queue(target), layout_.Tokens(bucket)},
       {layout_.BucketPrefix(bucket), target, sender_pod, sender, frame, expire_ms, max_queued,
        options_.pod_id, queue_if_absent ? "queue" : "drop", deadline},
-      [this, own, frame_bytes = frame.size(), sender_pod = std::string(sender_pod),
-       sender = std::string(sender), target = std::string(target),
-       ref = std::string(ref)](redisReply* reply) {
+      [this, own, over_budget, sender_pod = std::string(sender_pod), sender = std::string(sender),
+       target = std::string(target), ref = std::string(ref)](redisReply* reply) {
         const std::string_view outcome = IsError(reply) ? "" : ReplyText(reply);
         if (own) {
           auto in_flight = lookups_in_flight_.find(target);
@@ -247,10 +253,13 @@ void RedisRegistry::RouteThroughRedis(std::string_view sender_pod, std::string_v
         }
         if (outcome.starts_with('R')) {
           ++stats_.relayed_remote;
-        } else if (outcome == "N") {  // dropped: the target is absent and the frame does not wait
+        } else if (outcome == "N") {  // the target is absent and the frame does not wait
+          if (over_budget) {
+            ++stats_.queue_rejected;
+            TellSender(sender_pod, sender, target, Undeliverable::kPeerUnavailable, ref);
+          }
         } else if (outcome == "Q") {
           ++stats_.queued;
-          if (own) budget_.Charge(sender, frame_bytes, Clock::now());
           Track(sender_pod, sender, target, Clock::now() + options_.expire);
         } else if (outcome == "F") {
           ++stats_.queue_rejected;

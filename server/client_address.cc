@@ -128,4 +128,11 @@ std::string ClientAddress(std::string_view peer, std::string_view forwarded_for,
   return peer_address->ToString();
 }
 
+std::string AddressLimitKey(std::string_view address) {
+  std::optional<IpAddress> parsed = IpAddress::Parse(address);
+  if (!parsed || parsed->is_v4()) return std::string(address);
+  ClearPastPrefix(&*parsed, 64);
+  return parsed->ToString() + "/64";
+}
+
 }  // namespace switchboard::server

@@ -58,4 +58,9 @@ std::optional<ProxyList> ParseTrustedProxies(std::string_view list, std::string*
 std::string ClientAddress(std::string_view peer, std::string_view forwarded_for,
                           const ProxyList& trusted);
 
+// What the per-address limits count `address` (a ClientAddress result) as: an IPv4 address
+// itself, an IPv6 address its /64 ("2001:db8:1:2::/64"). A subscriber is given a whole /64, so
+// each of its addresses is not another client. Anything else is returned as it is.
+std::string AddressLimitKey(std::string_view address);
+
 }  // namespace switchboard::server

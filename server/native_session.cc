@@ -32,7 +32,8 @@ NativeSession::NativeSession(SessionEnvironment& environment, lws* wsi, SessionI
                              std::string peer, std::string token)
     : Session(environment, wsi, std::move(identity)),
       peer_(std::move(peer)),
-      token_(std::move(token)) {}
+      token_(std::move(token)),
+      refreshes_(kRefreshesPerSecond, kRefreshBurst, kNeverDisconnect, routing::Clock::now()) {}
 
 void NativeSession::Start() {
   Register(peer_, token_, [this](routing::RegisterResult result) {
@@ -81,7 +82,7 @@ void NativeSession::HandleMessage(std::string_view text, routing::Clock::time_po
     return;
   }
   if (message.type == protocol::MessageType::kRefresh) {
-    Refresh(message.token, ref);
+    Refresh(message.token, ref, now);
     return;
   }
   if (!MaySendTo(message.to)) {
@@ -98,15 +99,22 @@ void NativeSession::HandleMessage(std::string_view text, routing::Clock::time_po
 
 void NativeSession::Tick(routing::Clock::time_point) {
   if (!identity_.token || closing()) return;
-  if (SecondsSinceEpoch() > identity_.token->expires_at + env_.tokens->policy().leeway_seconds) {
+  // Subtracted, not added: "exp" may be as large as int64 allows.
+  if (SecondsSinceEpoch() - env_.tokens->policy().leeway_seconds > identity_.token->expires_at) {
     env_.logger.Debug("closing a connection whose token expired", {{"peer", peer_}});
     Close(kCloseTokenExpired, "token-expired");
   }
 }
 
-void NativeSession::Refresh(std::string_view token, std::string_view ref) {
+void NativeSession::Refresh(std::string_view token, std::string_view ref,
+                            routing::Clock::time_point now) {
   if (env_.tokens == nullptr) {
     SendError(protocol::ErrorCode::kBadMessage, "this server takes no connection tokens", {}, ref);
+    return;
+  }
+  // Each refresh may cost a signature check per key: a few, then one per 5 seconds.
+  if (refreshes_.Admit(now) != RateLimiter::Verdict::kAllow) {
+    SendError(protocol::ErrorCode::kRateLimited, "at most one refresh per 5 seconds", {}, ref);
     return;
   }
   std::string why;
@@ -114,7 +122,7 @@ void NativeSession::Refresh(std::string_view token, std::string_view ref) {
   const bool names_this_peer = claims.has_value() && claims->subject == peer_;
   if (!names_this_peer) {
     if (claims.has_value()) why = "the token names another peer";
-    env_.logger.Info("refresh refused", {{"peer", peer_}, {"why", why}});
+    env_.logger.Debug("refresh refused", {{"peer", peer_}, {"why", why}});  // the client is told
     SendError(protocol::ErrorCode::kUnauthorized, "refresh refused: " + why, {}, ref);
     return;
   }

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/rate_limiter.h"
 #include "server/session.h"
 
 namespace switchboard::server {
@@ -30,8 +31,12 @@ class NativeSession : public Session {
   void HandleMessage(std::string_view text, routing::Clock::time_point now) override;
 
   // A refresh message: checks the new token and, when it is valid and names this peer, keeps its
-  // claims in place of the old one's.
-  void Refresh(std::string_view token, std::string_view ref);
+  // claims in place of the old one's. Limited to a burst of 3, then one per 5 seconds.
+  void Refresh(std::string_view token, std::string_view ref, routing::Clock::time_point now);
+
+  static constexpr double kRefreshesPerSecond = 0.2;
+  static constexpr double kRefreshBurst = 3;
+  static constexpr int kNeverDisconnect = 1 << 30;  // a refused refresh is answered, not punished
 
   // Queues an error frame and counts it.
   void SendError(protocol::ErrorCode code, std::string_view message, std::string_view to,
@@ -39,6 +44,7 @@ class NativeSession : public Session {
 
   std::string peer_;
   std::string token_;
+  RateLimiter refreshes_;
 };
 
 }  // namespace switchboard::server

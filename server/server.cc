@@ -25,6 +25,7 @@ constexpr uint64_t kTickMs = 100;
 constexpr size_t kTickSlices = 10;
 // After the drain window, connections that have not finished closing get this much longer.
 constexpr uint64_t kDrainGraceNs = 5'000'000'000ULL;
+constexpr unsigned short kMaxHandshakeHeaderBytes = 16384;
 // Refused handshakes come at an attacker's pace: at most this many log lines per window (10 a
 // second on average, in bursts of up to 50).
 constexpr int kRefusalLogLines = 50;
@@ -381,6 +382,9 @@ bool Server::StartLibwebsockets() {
   // Without a policy libwebsockets applies its default one (ping after 5 minutes): a timer per
   // connection in one sorted list, re-sorted at each sign of life. Keepalive does that job.
   info.retry_and_idle_policy = &no_idle_policy_;
+  // The request line and the headers kept while a handshake is read: room for a signed token of
+  // up to 8 KB in the URL beside a browser's cookies (the default, 4 KB, is less than a token).
+  info.max_http_header_data = kMaxHandshakeHeaderBytes;
   if (tls_) {
     // The same port serves wss:// and https://; a plain request on it fails its handshake.
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -436,6 +440,11 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
     case LWS_CALLBACK_CLOSED_HTTP:
       pending_http_.erase(wsi);
       return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+      // An upgrade accepted that libwebsockets then failed never becomes ESTABLISHED: its
+      // admission must not pass to a later connection that gets the same address.
+      admitted_.erase(wsi);
+      return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_ESTABLISHED:
       return OnEstablished(wsi, user) ? 0 : -1;
     case LWS_CALLBACK_RECEIVE:
@@ -460,7 +469,7 @@ int Server::OnCallback(lws* wsi, lws_callback_reasons reason, void* user, void* 
     case LWS_CALLBACK_CLOSED:
       if (slot != nullptr && slot->session != nullptr) {
         slot->session->OnClosed();
-        address_limits_.Closed(slot->session->address());
+        address_limits_.Closed(AddressLimitKey(slot->session->address()));
         sessions_.Remove(slot->session);
         delete slot->session;
         slot->session = nullptr;
@@ -476,7 +485,7 @@ bool Server::OnEstablished(lws* wsi, void* user) {
   if (it == admitted_.end()) return false;  // every upgrade is checked first; cannot happen
   Admission admission = std::move(it->second);
   admitted_.erase(it);
-  address_limits_.Opened(admission.identity.address, AddressLimits::Clock::now());
+  address_limits_.Opened(AddressLimitKey(admission.identity.address), AddressLimits::Clock::now());
   Session* session = nullptr;
   if (admission.peerjs) {
     session = new PeerJsSession(

@@ -17,9 +17,16 @@ namespace {
 
 // A signed connection token, in a query argument, fits in this with room to spare.
 constexpr size_t kMaxQueryArgumentBytes = 8192;
-// What the registry is given as takeover token for an authenticated peer: any connection with a
-// valid token for the same subject may take the id over, on any pod.
-constexpr std::string_view kSubjectTokenPrefix = "jwt ";
+// What the registry is given as takeover token (docs/protocol.md, Duplicate ids). For an
+// authenticated peer it names the subject: any connection with a valid token for the same subject
+// may take the id over, on any pod. A client's own resume token is put in another namespace, so
+// that no client can present "jwt alice" to a pod (say one without --auth-*, during the rollout
+// that turns it on) and take over the authenticated alice. An empty token stays empty: it allows
+// no takeover.
+std::string SubjectRegistryToken(std::string_view subject) { return "jwt " + std::string(subject); }
+std::string ClientRegistryToken(std::string_view resume_token) {
+  return resume_token.empty() ? std::string() : "client " + std::string(resume_token);
+}
 
 // Appends the query's arguments to `arguments`, in order, leaving out empty ones ("?&peer=x",
 // "?a=1&&peer=x": libwebsockets keeps them as arguments of length 0, which must not end the
@@ -86,8 +93,8 @@ std::optional<Server::Refusal> Server::CheckUpgrade(lws* wsi, Admission* admissi
   if (!OriginAllowed(OriginOf(wsi))) {
     return Refusal{403, "bad-origin", "this origin may not connect (see --allowed-origins)\n", {}};
   }
-  switch (
-      address_limits_.AdmitHandshake(admission->identity.address, AddressLimits::Clock::now())) {
+  switch (address_limits_.AdmitHandshake(AddressLimitKey(admission->identity.address),
+                                         AddressLimits::Clock::now())) {
     case AddressLimits::Verdict::kAdmit:
       break;
     case AddressLimits::Verdict::kTooManyConnections:
@@ -129,11 +136,11 @@ std::optional<Server::Refusal> Server::AdmitNative(lws* wsi, Admission* admissio
         CheckAccessToken(query.access_token, query.peer.value_or(""), admission);
     if (refusal) return refusal;
     admission->peer = admission->identity.token->subject;
-    admission->registry_token = std::string(kSubjectTokenPrefix) + admission->peer;
+    admission->registry_token = SubjectRegistryToken(admission->peer);
     return std::nullopt;
   }
   admission->peer = query.peer ? std::move(*query.peer) : RandomPeerId();
-  admission->registry_token = std::move(query.resume_token);
+  admission->registry_token = ClientRegistryToken(query.resume_token);
   return std::nullopt;
 }
 
@@ -147,12 +154,12 @@ std::optional<Server::Refusal> Server::AdmitPeerJs(lws* wsi, Admission* admissio
   admission->peerjs_refusal = protocol::ReadPeerJsHandshake(
       std::vector<std::string_view>(arguments.begin(), arguments.end()), config_.peerjs_key,
       &handshake, tokens_ != nullptr ? kMaxQueryArgumentBytes : protocol::kMaxPeerJsTokenLength);
-  admission->registry_token = handshake.token;
+  admission->registry_token = ClientRegistryToken(handshake.token);
   if (tokens_ == nullptr || admission->peerjs_refusal) return std::nullopt;
   // The peerjs client sends its `token` option as the token argument: there goes the JWT.
   std::optional<Refusal> refusal = CheckAccessToken(handshake.token, handshake.id, admission);
   if (refusal) return refusal;
-  admission->registry_token = std::string(kSubjectTokenPrefix) + handshake.id;
+  admission->registry_token = SubjectRegistryToken(handshake.id);
   return std::nullopt;
 }
 

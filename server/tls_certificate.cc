@@ -87,7 +87,10 @@ bool TlsCertificate::Read(Pair* pair, std::string* why) {
     sk_X509_push(pair->chain.get(), link);
   }
   ERR_clear_error();  // the end of the file reads as an error
-  pair->key.reset(PEM_read_bio_PrivateKey(MemoryBio(key_text).get(), nullptr, nullptr, nullptr));
+  // No passphrase: OpenSSL's default would ask for one on the terminal, blocking the loop.
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+  pair->key.reset(
+      PEM_read_bio_PrivateKey(MemoryBio(key_text).get(), nullptr, no_passphrase, nullptr));
   if (pair->key == nullptr) {
     *why = OpenSslError("no PEM private key in " + key_path_);
     return false;

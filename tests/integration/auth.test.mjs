@@ -98,6 +98,13 @@ describe('connection tokens (HS256 secret, audience, issuer)', { timeout: 60000 
     });
   }
 
+  it('accepts a token of 6 KB (a long send_to list) in the URL', async () => {
+    const sendTo = Array.from({ length: 250 }, (_, i) => `room-${i}-member`); // at most 256 items
+    const token = valid('big', { send_to: sendTo });
+    assert.ok(token.length > 6000, `${token.length} bytes`);
+    assert.equal((await handshake(fx.srv, { token })).status, 101);
+  });
+
   it('accepts a token expired within the leeway (60 s)', async () => {
     assert.equal((await handshake(fx.srv, { token: valid('dave', { exp: nowSeconds() - 20 }) })).status, 101);
   });
@@ -187,6 +194,22 @@ describe('connection tokens across two pods on Redis', { timeout: 60000 }, () =>
   });
 });
 
+describe('a pod without tokens beside one with them (the rollout that turns them on)', { timeout: 60000 }, () => {
+  const fx = clusterFixture({ pods: 2, tag: 'mixed', podFlags: [{ 'auth-jwt-secret-file': secretFile }, {}] });
+
+  it('no client takes over an authenticated peer by naming its subject as a resume token', async () => {
+    const [withAuth, without] = fx.cluster.pods;
+    const alice = await connectPeer(withAuth, 'alice', { query: withAccessToken(hs(claimsFor('alice'))) });
+    const intruder = await openClient(without, { peer: 'alice', token: 'jwt alice' });
+    const error = await intruder.expect('error', { code: 'id-taken' });
+    assert.ok(error);
+    assert.equal((await intruder.closed()).code, 4409);
+    await alice.assertAlive('alice keeps her id');
+    assert.equal(await fx.cluster.owner('alice'), withAuth.pod);
+    alice.close();
+  });
+});
+
 describe('connection tokens expire on open connections', { timeout: 60000 }, () => {
   const fx = serverFixture({ 'auth-jwt-secret-file': secretFile, 'auth-leeway-seconds': 1 });
 
@@ -208,6 +231,18 @@ describe('connection tokens expire on open connections', { timeout: 60000 }, () 
     assert.equal(refreshed.ref, 'r1');
     await sleep(4000);
     await client.assertAlive('refreshed, so still open past the first exp');
+    client.close();
+  });
+
+  it('refreshes come three at once at most, then one per 5 seconds; more are rate-limited', async () => {
+    const client = await connectPeer(fx.srv, 'eager', { query: withAccessToken(hs({ sub: 'eager', exp: nowSeconds() + 300 })) });
+    for (let i = 1; i <= 3; i++) {
+      client.send({ type: 'refresh', token: hs({ sub: 'eager', exp: nowSeconds() + 300 }), id: i });
+      assert.equal((await client.expect('refreshed')).ref, i);
+    }
+    client.send({ type: 'refresh', token: hs({ sub: 'eager', exp: nowSeconds() + 300 }), id: 4 });
+    assert.equal((await client.expect('error', { code: 'rate-limited' })).ref, 4);
+    await client.assertAlive();
     client.close();
   });
 

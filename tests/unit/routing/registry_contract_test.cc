@@ -242,6 +242,11 @@ TEST_P(RegistryContractTest, ASenderPastItsQueueBudgetIsRefusedWhateverTheTarget
   ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "the refusal"));
   EXPECT_EQ(alice_.notices(), (Strings{R"(absent4 peer-unavailable ref="m4")"}));
   EXPECT_EQ(Total(&RoutingStats::queue_rejected), 1u);
+  // Past her budget alice may still reach a connected peer, on whatever pod it is.
+  Route(a(), "alice", "carol", "to-carol");
+  ASSERT_TRUE(PumpUntil([&] { return !carol_.frames().empty(); }, "carol gets alice's frame"));
+  EXPECT_EQ(carol_.frames(), (Strings{"to-carol"}));
+  EXPECT_EQ(alice_.notices().size(), 1u) << Describe();
 
   // Another sender has a budget of its own.
   Route(b(), "carol", "absent1", "c1");

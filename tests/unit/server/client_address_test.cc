@@ -224,5 +224,14 @@ TEST_F(ClientAddressTest, NonAddressPeerIsReturnedAsItIs) {
   EXPECT_EQ(ClientAddress("localhost", "", trusted_), "localhost");
 }
 
+TEST(AddressLimitKeyTest, IPv6CountsByItsSlash64AndIPv4ByItself) {
+  EXPECT_EQ(AddressLimitKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AddressLimitKey("2001:db8:1:2::1"), AddressLimitKey("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(AddressLimitKey("2001:db8:1:2::1"), AddressLimitKey("2001:db8:1:3::1"));
+  EXPECT_EQ(AddressLimitKey("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(AddressLimitKey("::ffff:192.0.2.7"), "::ffff:192.0.2.7") << "as given: not v6";
+  EXPECT_EQ(AddressLimitKey("localhost"), "localhost");
+}
+
 }  // namespace
 }  // namespace switchboard::server
