@@ -82,6 +82,9 @@ void Session::CheckKeepalive(uint64_t now_ms) {
       hung_up_ = true;
       Metrics::Increment(env_.metrics.closes, "1006");
       lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      // Called from our timer, not from inside libwebsockets' service: it would see the kill
+      // only at its next event, up to 30 s later on a quiet server. Waking it sees to it now.
+      lws_cancel_service(lws_get_context(wsi_));
       break;
   }
 }

@@ -3,6 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { connectPeer, serverFixture, sleep } from './harness.mjs';
 
 describe('idle connections', { timeout: 30000, concurrency: true }, () => {
@@ -41,5 +42,29 @@ describe('idle connections', { timeout: 30000, concurrency: true }, () => {
     }
     assert.equal(c.closeInfo, null);
     c.close();
+  });
+});
+
+// On a server with no other traffic: nothing else wakes libwebsockets, so the drop must not wait
+// for its next event (it came up to 30 s late). Seen from outside, without touching the server
+// (a request would wake it): the kernel shows the client's socket in CLOSE-WAIT once the server
+// has closed its end.
+describe('a dead client on a quiet server', { timeout: 30000 }, () => {
+  const fx = serverFixture({ 'ping-interval-seconds': 1, 'ping-timeout-seconds': 1 });
+
+  it('is dropped within the ping interval plus the timeout, and a tick or two', async () => {
+    const c = await connectPeer(fx.srv, 'quiet-dead');
+    const local = c.ws._socket.localPort;
+    c.ws._socket.pause(); // reads nothing more, so answers no ping
+    const started = Date.now();
+    const closedByServer = () =>
+      execFileSync('ss', ['-tnH', 'state', 'close-wait', `( sport = :${local} )`]).toString().trim() !== '';
+    while (!closedByServer()) {
+      assert.ok(Date.now() - started < 8000, 'the server has not dropped a dead client 8 s after its last sign of life');
+      await sleep(100);
+    }
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 1500, `dropped after ${elapsed} ms: before ping interval + timeout (2 s)`);
+    c.ws.terminate();
   });
 });
