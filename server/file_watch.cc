@@ -1,6 +1,18 @@
 #include "server/file_watch.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace switchboard::server {
+
+std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  if (file.bad()) return std::nullopt;
+  return contents.str();
+}
 
 bool FileWatch::State::operator==(const State& other) const {
   return exists == other.exists && device == other.device && inode == other.inode &&

@@ -9,10 +9,15 @@
 
 #include <sys/stat.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace switchboard::server {
+
+// The whole of the file at `path`, or nullopt when it cannot be read. A reloaded file is read once
+// and parsed from these bytes, so that a replacement made meanwhile is not mixed in.
+std::optional<std::string> ReadWholeFile(const std::string& path);
 
 class FileWatch {
  public:

@@ -5,9 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 namespace switchboard::server {
 namespace {
@@ -30,17 +28,6 @@ std::string OpenSslError(const std::string& what) {
   char text[256];
   ERR_error_string_n(code, text, sizeof(text));
   return what + " (" + text + ")";
-}
-
-// The whole file, read once, so that the certificate and the key are checked and loaded from the
-// same bytes even if the file is replaced meanwhile.
-bool ReadFile(const std::string& path, std::string* text) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return false;
-  std::ostringstream content;
-  content << file.rdbuf();
-  *text = content.str();
-  return !file.bad();
 }
 
 BioPtr MemoryBio(const std::string& text) {
@@ -68,16 +55,17 @@ TlsCertificate::TlsCertificate(std::string cert_path, std::string key_path)
 
 bool TlsCertificate::Read(Pair* pair, std::string* why) {
   files_.Note();
-  std::string cert_text, key_text;
-  if (!ReadFile(cert_path_, &cert_text)) {
+  const std::optional<std::string> cert_text = ReadWholeFile(cert_path_);
+  const std::optional<std::string> key_text = ReadWholeFile(key_path_);
+  if (!cert_text) {
     *why = "cannot read the certificate file " + cert_path_;
     return false;
   }
-  if (!ReadFile(key_path_, &key_text)) {
+  if (!key_text) {
     *why = "cannot read the key file " + key_path_;
     return false;
   }
-  BioPtr certs = MemoryBio(cert_text);
+  BioPtr certs = MemoryBio(*cert_text);
   pair->leaf.reset(PEM_read_bio_X509_AUX(certs.get(), nullptr, nullptr, nullptr));
   if (pair->leaf == nullptr) {
     *why = OpenSslError("no PEM certificate in " + cert_path_);
@@ -90,7 +78,7 @@ bool TlsCertificate::Read(Pair* pair, std::string* why) {
   // No passphrase: OpenSSL's default would ask for one on the terminal, blocking the loop.
   pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
   pair->key.reset(
-      PEM_read_bio_PrivateKey(MemoryBio(key_text).get(), nullptr, no_passphrase, nullptr));
+      PEM_read_bio_PrivateKey(MemoryBio(*key_text).get(), nullptr, no_passphrase, nullptr));
   if (pair->key == nullptr) {
     *why = OpenSslError("no PEM private key in " + key_path_);
     return false;

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "server/file_watch.h"
 
 namespace switchboard::server {
 
@@ -33,14 +33,9 @@ struct PkeyFree {
 };
 
 std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream contents;
-  if (file) contents << file.rdbuf();
-  if (!file) {
-    *error = "cannot read " + path;
-    return std::nullopt;
-  }
-  return contents.str();
+  std::optional<std::string> contents = ReadWholeFile(path);
+  if (!contents) *error = "cannot read " + path;
+  return contents;
 }
 
 // Only the three parts of a JWS in compact form, each in base64url.
