@@ -102,12 +102,13 @@ const std::vector<Flag>& Flags() {
        "requests without an Origin are always let in",
        &Config::allowed_origins},
       {"auth-jwt-secret-file",
-       "require connection tokens (JWT) signed with the HMAC secret in this file (HS256/384/512); "
-       "default: none, anyone may connect",
+       "require connection tokens (JWT) signed with the HMAC secret in this file (HS256/384/512), "
+       "reloaded when it changes or on SIGHUP; default: none, anyone may connect",
        &Config::auth_jwt_secret_file},
       {"auth-jwt-public-key-file",
-       "require connection tokens (JWT) signed by the private half of the RSA or EC public key "
-       "in this PEM file (RS256/384/512, ES256/384/512); default: none",
+       "require connection tokens (JWT) signed by the private half of an RSA or EC public key "
+       "in this PEM file (RS256/384/512, ES256/384/512; up to 8 keys, for a rotation), reloaded "
+       "when it changes or on SIGHUP; default: none",
        &Config::auth_jwt_public_key_file},
       {"auth-audience", "connection tokens must name this in \"aud\" (default: not checked)",
        &Config::auth_audience},
