@@ -169,6 +169,14 @@ Frame BuildPongFrame(std::string_view ref) {
   return frame;
 }
 
+Frame BuildReconnectFrame(std::string_view reason) {
+  Frame frame(32 + reason.size());
+  frame.Append(R"({"type":"reconnect","reason":")");
+  frame.Append(reason);
+  frame.Append(R"("})");
+  return frame;
+}
+
 Frame BuildRefreshedFrame(long long expires_at, std::string_view ref) {
   const std::string exp = std::to_string(expires_at);
   Frame frame(40 + exp.size() + ref.size());

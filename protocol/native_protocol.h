@@ -78,6 +78,11 @@ Frame BuildWelcomeFrame(std::string_view peer, std::string_view pod);
 // {"type":"pong"}, with "ref" when `ref` (raw JSON) is not empty.
 Frame BuildPongFrame(std::string_view ref);
 
+// {"type":"reconnect","reason":<reason>}: the server is about to close the connection (1012) and
+// asks the client to connect again at once, as the same peer. `reason` is a fixed token
+// ("rebalance"), sent as it is.
+Frame BuildReconnectFrame(std::string_view reason);
+
 // {"type":"refreshed","exp":<expires_at>}, with "ref" when `ref` (raw JSON) is not empty.
 Frame BuildRefreshedFrame(long long expires_at, std::string_view ref);
 

@@ -1,5 +1,6 @@
 #include "routing/embedded_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace switchboard::routing {
@@ -24,24 +25,40 @@ void EmbeddedRegistry::Register(std::string_view peer, std::string_view token,
   peers_.Set(peer, connection, token);
   done(result);
   for (PendingQueue::Item& item : pending_.Take(peer)) {
-    connection->Deliver(std::move(item.frame));
+    connection->Deliver(std::move(item.frame), FrameOrigin{{}, item.from});
     ++stats_.relayed_local;
   }
 }
 
-void EmbeddedRegistry::Unregister(std::string_view peer, PeerConnection* connection) {
-  peers_.EraseIfHeldBy(peer, connection);
+void EmbeddedRegistry::Unregister(std::string_view peer, PeerConnection* connection,
+                                  std::vector<UnsentFrame> unsent) {
+  const bool held = peers_.EraseIfHeldBy(peer, connection);
+  std::vector<std::string_view> told;
+  for (UnsentFrame& item : unsent) {
+    if (!item.frame.queue_if_absent) continue;
+    if (held) {  // nothing is queued for the peer yet: these go first
+      Queue(item.sender, peer, std::move(item.frame), {}, Clock::now());
+    } else if (std::find(told.begin(), told.end(), item.sender) == told.end()) {
+      told.push_back(item.sender);
+      NotifySender(item.sender, peer, Undeliverable::kPeerUnavailable, {});
+    }
+  }
 }
 
 void EmbeddedRegistry::Route(std::string_view from, std::string_view to, RoutedFrame frame,
                              std::string_view ref) {
   if (const PeerTable::Entry* target = peers_.Find(to)) {
-    target->connection->Deliver(std::move(frame));
+    target->connection->Deliver(std::move(frame), FrameOrigin{{}, from});
     ++stats_.relayed_local;
     return;
   }
   if (!frame.queue_if_absent) return;
   const Clock::time_point now = frame.accepted_at;
+  Queue(from, to, std::move(frame), ref, now);
+}
+
+void EmbeddedRegistry::Queue(std::string_view from, std::string_view to, RoutedFrame frame,
+                             std::string_view ref, Clock::time_point now) {
   const size_t bytes = frame.frame.size();
   if (budget_.Allows(from, bytes, now) && pending_.Push(to, from, std::move(frame), now)) {
     budget_.Charge(from, bytes, now);

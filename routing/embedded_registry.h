@@ -23,7 +23,8 @@ class EmbeddedRegistry : public Registry {
 
   void Register(std::string_view peer, std::string_view token, PeerConnection* connection,
                 RegisterCallback done) override;
-  void Unregister(std::string_view peer, PeerConnection* connection) override;
+  void Unregister(std::string_view peer, PeerConnection* connection,
+                  std::vector<UnsentFrame> unsent) override;
   void Route(std::string_view from, std::string_view to, RoutedFrame frame,
              std::string_view ref) override;
   void ListPeers(ListCallback done) override;
@@ -31,6 +32,9 @@ class EmbeddedRegistry : public Registry {
   RoutingStats stats() const override;
 
  private:
+  // Queues `frame` from `from` for the absent peer `to`, or tells `from` it cannot wait.
+  void Queue(std::string_view from, std::string_view to, RoutedFrame frame, std::string_view ref,
+             Clock::time_point now);
   // Tells `sender` (if it is still connected) that its frames for `target` were not delivered.
   void NotifySender(std::string_view sender, std::string_view target, Undeliverable reason,
                     std::string_view ref);

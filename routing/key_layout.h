@@ -21,6 +21,7 @@
 //   P:{T}:pod:<pod>:peers  set    the pod's peers in the bucket
 //   P:{T}:alive:<pod>      string with a TTL: the pod is alive
 //   P:{T}:pod:<pod>        channel the pod listens on for frames to the bucket's peers
+//   P:{T0}:loads           hash   pod -> "<deadline ms> <connections> <draining>" (bucket 0 only)
 #pragma once
 
 #include <string>
@@ -52,6 +53,8 @@ class KeyLayout {
   std::string Queue(std::string_view peer) const;
   std::string Released(std::string_view peer) const;
   std::string Handed(std::string_view peer) const;
+  // Every pod's load, for rebalancing (in bucket 0's slot).
+  std::string Loads() const { return Name(0, "loads"); }
 
   // The channel of `peer`'s bucket on which `pod` listens.
   std::string ChannelFor(std::string_view peer, std::string_view pod) const {

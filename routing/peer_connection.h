@@ -32,7 +32,8 @@ class PeerConnection {
   virtual ~PeerConnection() = default;
 
   // Queues `frame` to be written to this peer, after every frame queued before it. Never blocks.
-  virtual void Deliver(RoutedFrame frame) = 0;
+  // `origin` says who sent it, should the connection have to hand it back unwritten.
+  virtual void Deliver(RoutedFrame frame, const FrameOrigin& origin) = 0;
 
   // Tells this peer that what it sent to `target` was not delivered. `ref` is the raw JSON id of
   // the message concerned, or empty when the notice covers several messages.

@@ -12,9 +12,9 @@ namespace switchboard::routing {
 namespace {
 
 // In RegistryScript order.
-constexpr std::array<const std::string_view*, 7> kScripts = {
+constexpr std::array<const std::string_view*, 8> kScripts = {
     &scripts::kRoute,   &scripts::kRegister, &scripts::kUnregister, &scripts::kRelease,
-    &scripts::kRequeue, &scripts::kExpire,   &scripts::kReap};
+    &scripts::kRequeue, &scripts::kExpire,   &scripts::kReap,       &scripts::kLoads};
 
 // How long "<pod> <target>" stays in the bouncing set without the fence that clears it (the
 // sender's pod died).
@@ -222,6 +222,37 @@ RoutingStats RedisRegistry::stats() const {
   stats.redis_errors = link_.errors();
   stats.redis_latency = &link_.script_latency();
   return stats;
+}
+
+void RedisRegistry::ExchangeLoads(const PodLoad& own, LoadsCallback done) {
+  if (!link_.up()) {
+    done(std::nullopt);
+    return;
+  }
+  const std::string load = EncodePodLoad(own);
+  const std::string ttl = std::to_string(options_.alive_ttl.count());
+  link_.RunScript(kLoads, {layout_.Loads()}, {options_.pod_id, load, ttl},
+                  [done = std::move(done)](redisReply* reply) {
+                    if (IsError(reply) || reply->type != REDIS_REPLY_ARRAY) {
+                      done(std::nullopt);
+                      return;
+                    }
+                    std::vector<PodLoad> pods;
+                    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+                      if (std::optional<PodLoad> pod = DecodePodLoad(
+                              ReplyText(reply->element[i]), ReplyText(reply->element[i + 1]))) {
+                        pods.push_back(std::move(*pod));
+                      }
+                    }
+                    done(std::move(pods));
+                  });
+}
+
+bool RedisRegistry::Settled() const {
+  // The receipts owed too: without them the senders' pods would take what this pod delivered
+  // for lost, and tell its senders.
+  return !link_.up() || (releasing_.empty() && registering_.empty() && publishes_.empty() &&
+                         detours_.empty() && receipts_owed_.empty());
 }
 
 void RedisRegistry::Close() {

@@ -78,12 +78,17 @@ class RedisRegistry : public Registry {
 
   void Register(std::string_view peer, std::string_view token, PeerConnection* connection,
                 RegisterCallback done) override;
-  void Unregister(std::string_view peer, PeerConnection* connection) override;
+  void Unregister(std::string_view peer, PeerConnection* connection,
+                  std::vector<UnsentFrame> unsent) override;
   void Route(std::string_view from, std::string_view to, RoutedFrame frame,
              std::string_view ref) override;
   void ListPeers(ListCallback done) override;
   void Tick(Clock::time_point now) override;
   RoutingStats stats() const override;
+  void ExchangeLoads(const PodLoad& own, LoadsCallback done) override;
+  // Nothing is on its way while the link is down: what was is told already, or waits for a
+  // link this pod will not see again.
+  bool Settled() const override;
   void Close() override;
 
  private:
@@ -127,7 +132,7 @@ class RedisRegistry : public Registry {
   void SendUnregister(const std::string& peer);
   // Releases a peer that left this pod (the release step) and keeps what still arrives for it
   // until the release marker comes back (OnReleased).
-  void SendRelease(const std::string& peer);
+  void SendRelease(const std::string& peer, std::vector<Held> unsent);
   void StartRelease(const std::string& peer);
   void OnReleased(std::string_view peer, std::string_view nonce);
   void SendRequeue(const std::string& peer);
@@ -142,7 +147,12 @@ class RedisRegistry : public Registry {
   // nullptr if the peer is not on this pod, or its claim lost its connection.
   PeerConnection* LocalSender(std::string_view peer) const;
   // Hands a frame that came through Redis to a local connection.
-  void Deliver(PeerConnection* connection, std::string_view frame);
+  void Deliver(PeerConnection* connection, std::string_view frame, const FrameOrigin& origin);
+  void Deliver(PeerConnection* connection, const Held& held);
+  // Tells the sender of each of `frames` (once each) that they did not reach `peer`.
+  void TellHeld(std::string_view peer, const std::vector<Held>& frames, Undeliverable reason);
+  // `unsent` as frames held for a peer (those that are never queued left out).
+  std::vector<Held> ToHeld(std::vector<UnsentFrame> unsent) const;
 
   // Routes a frame of one of this pod's senders: to a local peer, to a registration under way,
   // into an open detour, or to another pod.

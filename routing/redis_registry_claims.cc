@@ -1,6 +1,7 @@
 // RedisRegistry: claiming a peer id in Redis (the register step, which hands over the peer's
 // queue in the same step), giving it back, and what happens to a claim whose connection left
 // before Redis answered.
+#include <algorithm>
 #include <utility>
 
 #include "routing/redis_registry_internal.h"
@@ -85,7 +86,7 @@ void RedisRegistry::Register(std::string_view peer_view, std::string_view token,
     const PeerTable::Entry* entry = peers_.Find(peer);
     if (entry == nullptr || entry->connection != connection) return;  // closed in done
     for (std::vector<Held>* frames : {&before_queue, &after_queue}) {
-      for (Held& held : *frames) Deliver(connection, held.frame);
+      for (Held& held : *frames) Deliver(connection, held);
     }
     return;
   }
@@ -229,28 +230,64 @@ void RedisRegistry::SettleClaim(const std::string& peer, ClaimAnswer answer) {
   claim->done(answer.status == Status::kTookOver ? RegisterResult::kTookOver : claim->local_result);
   const PeerTable::Entry* entry = peers_.Find(peer);
   if (entry == nullptr || entry->connection != claim->connection) return;  // closed in done
-  for (Held& held : frames) Deliver(claim->connection, held.frame);
+  for (Held& held : frames) Deliver(claim->connection, held);
   stats_.relayed_local += queued;
 }
 
-void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* connection) {
+void RedisRegistry::Unregister(std::string_view peer_view, PeerConnection* connection,
+                               std::vector<UnsentFrame> unsent) {
   const std::string peer(peer_view);
+  std::vector<Held> frames = ToHeld(std::move(unsent));
   if (auto it = registering_.find(peer); it != registering_.end()) {
     std::optional<Successor>& successor = it->second->successor;
     if (successor && successor->connection == connection) {
       successor.reset();  // the abandoned claim then only gives the id back
+      TellHeld(peer, frames, Undeliverable::kPeerUnavailable);
       return;
     }
-    if (it->second->connection != connection) return;
+    if (it->second->connection != connection) {
+      TellHeld(peer, frames, Undeliverable::kPeerUnavailable);
+      return;
+    }
     // The register step will still claim the id and hand back its queue: keep the claim, without
-    // its connection, until the reply says what to give back (ReturnAbandonedClaim).
+    // its connection, until the reply says what to give back (ReturnAbandonedClaim). A claim made
+    // again (Reclaim) may have delivered frames already: those left unwritten go first.
+    std::vector<Held>& before = it->second->before_queue;
+    before.insert(before.begin(), std::make_move_iterator(frames.begin()),
+                  std::make_move_iterator(frames.end()));
     it->second->connection = nullptr;
     it->second->done = nullptr;
     return;
   }
   if (peers_.EraseIfHeldBy(peer, connection)) {
     handover_lost_.erase(peer);
-    SendRelease(peer);
+    SendRelease(peer, std::move(frames));
+    return;
+  }
+  TellHeld(peer, frames, Undeliverable::kPeerUnavailable);  // taken over: newer frames went on
+}
+
+std::vector<RedisRegistry::Held> RedisRegistry::ToHeld(std::vector<UnsentFrame> unsent) const {
+  std::vector<Held> held;
+  held.reserve(unsent.size());
+  for (UnsentFrame& frame : unsent) {
+    if (!frame.frame.queue_if_absent) continue;  // means nothing to a peer that was not there
+    held.push_back(Held{frame.sender_pod.empty() ? options_.pod_id : std::move(frame.sender_pod),
+                        std::move(frame.sender), std::string(frame.frame.frame.body()), true});
+  }
+  return held;
+}
+
+void RedisRegistry::TellHeld(std::string_view peer, const std::vector<Held>& frames,
+                             Undeliverable reason) {
+  std::vector<const Held*> told;  // one notice per sender
+  for (const Held& held : frames) {
+    const bool seen = std::any_of(told.begin(), told.end(), [&held](const Held* other) {
+      return other->sender == held.sender && other->sender_pod == held.sender_pod;
+    });
+    if (seen) continue;
+    told.push_back(&held);
+    TellSender(held.sender_pod, held.sender, peer, reason, {});
   }
 }
 
@@ -298,10 +335,15 @@ void RedisRegistry::SendUnregister(const std::string& peer) {
       {peer, options_.pod_id}, nullptr);
 }
 
-void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame) {
+void RedisRegistry::Deliver(PeerConnection* connection, std::string_view frame,
+                            const FrameOrigin& origin) {
   protocol::Frame copy(frame.size());
   copy.Append(frame);
-  connection->Deliver(RoutedFrame{std::move(copy), Clock::now()});
+  connection->Deliver(RoutedFrame{std::move(copy), Clock::now()}, origin);
+}
+
+void RedisRegistry::Deliver(PeerConnection* connection, const Held& held) {
+  Deliver(connection, held.frame, FrameOrigin{held.sender_pod, held.sender});
 }
 
 }  // namespace switchboard::routing

@@ -116,7 +116,7 @@ void RedisRegistry::OnDeliverMessage(const PodMessage& message) {
     return;
   }
   if (const PeerTable::Entry* target = peers_.Find(message.target)) {
-    Deliver(target->connection, message.frame);
+    Deliver(target->connection, message.frame, FrameOrigin{message.sender_pod, message.sender});
     // Who sent it is on that pod: an answer costs one PUBLISH.
     if (!owners_.Find(message.sender)) LearnOwner(message.sender, message.sender_pod);
     return;

@@ -17,12 +17,16 @@ constexpr std::chrono::milliseconds kReleaseMarkerTtl(10000);
 
 }  // namespace
 
-void RedisRegistry::SendRelease(const std::string& peer) {
+// `unsent`: what the peer's connection left unwritten, older than anything that arrives for the
+// peer after this, so first in front of its queue.
+void RedisRegistry::SendRelease(const std::string& peer, std::vector<Held> unsent) {
   if (!link_.up()) {
     SendUnregister(peer);  // remembered for OnUp()
+    TellHeld(peer, unsent, Undeliverable::kUnavailable);
     return;
   }
   releasing_[peer] = Releasing{};
+  releasing_[peer].frames = std::move(unsent);
   StartRelease(peer);
 }
 

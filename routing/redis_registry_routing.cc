@@ -11,7 +11,7 @@ void RedisRegistry::Route(std::string_view from, std::string_view to, RoutedFram
                           std::string_view ref) {
   if (detours_.empty()) {
     if (const PeerTable::Entry* target = peers_.Find(to)) {
-      target->connection->Deliver(std::move(frame));
+      target->connection->Deliver(std::move(frame), FrameOrigin{{}, from});
       ++stats_.relayed_local;
       return;
     }
@@ -27,7 +27,7 @@ void RedisRegistry::RouteOwn(std::string_view from, std::string_view to, std::st
     return;
   }
   if (const PeerTable::Entry* target = peers_.Find(to)) {
-    Deliver(target->connection, frame);
+    Deliver(target->connection, frame, FrameOrigin{{}, from});
     ++stats_.relayed_local;
     return;
   }

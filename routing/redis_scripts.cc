@@ -182,4 +182,24 @@ end
 return removed
 )lua";
 
+const std::string_view kLoads = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ' ' .. ARGV[2])
+local entries = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #entries, 2 do
+  local deadline, load = string.match(entries[i + 1], '^(%d+) (.*)$')
+  if deadline == nil or tonumber(deadline) < now then
+    redis.call('HDEL', KEYS[1], entries[i])
+  else
+    live[#live + 1] = entries[i]
+    live[#live + 1] = load
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+return live
+)lua";
+
 }  // namespace switchboard::routing::scripts

@@ -70,4 +70,10 @@ extern const std::string_view kExpire;
 // there has no subscriber. Returns the number of peer entries removed.
 extern const std::string_view kReap;
 
+// KEYS: loads
+// ARGV: the calling pod, its load ("<connections> <draining>"), ttl ms
+// Sets the pod's entry to expire at Redis' time + ttl, drops the entries past their time, and
+// returns the others as {pod, load, pod, load...}, the caller's included.
+extern const std::string_view kLoads;
+
 }  // namespace switchboard::routing::scripts

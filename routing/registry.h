@@ -20,6 +20,7 @@
 
 #include "routing/latency_histogram.h"
 #include "routing/peer_connection.h"
+#include "routing/pod_load.h"
 #include "routing/routed_frame.h"
 
 namespace switchboard::routing {
@@ -71,7 +72,13 @@ class Registry {
 
   // Releases `peer` if it is still held by `connection`; otherwise does nothing (it was taken
   // over). After this the registry no longer touches `connection`.
-  virtual void Unregister(std::string_view peer, PeerConnection* connection) = 0;
+  //
+  // `unsent` holds, oldest first, frames `connection` took but never wrote (it closed first).
+  // They wait for the peer's next connection, before anything routed to the peer later, as
+  // queued frames do (the same expiry, limits and notices). When the id was taken over already,
+  // or they cannot be queued, each of their senders is told once that the peer is unavailable.
+  virtual void Unregister(std::string_view peer, PeerConnection* connection,
+                          std::vector<UnsentFrame> unsent) = 0;
 
   // Sends `frame` from peer `from` to peer `to`: delivered to a local connection, forwarded to
   // the pod that holds `to`, or queued until `to` connects or the queue expires. Failures are
@@ -86,11 +93,27 @@ class Registry {
   // once, possibly before ListPeers returns, with nullopt when the backend cannot be reached.
   virtual void ListPeers(ListCallback done) = 0;
 
+  using LoadsCallback = std::function<void(std::optional<std::vector<PodLoad>> pods)>;
+
+  // Publishes this pod's load, which the other pods see until a few seconds after its last
+  // publication (the liveness TTL), and reads every pod's that is current, this one's included.
+  // Calls `done` exactly once, possibly before it returns, with nullopt when the backend cannot
+  // be reached. A backend without other pods (the embedded one) answers with no pods at all:
+  // there is nothing to balance.
+  virtual void ExchangeLoads(const PodLoad& /*own*/, LoadsCallback done) {
+    done(std::vector<PodLoad>{});
+  }
+
   // Periodic work (queue expiry). The server calls it on a timer, with the current time.
   virtual void Tick(Clock::time_point now) = 0;
 
   // Counters since start.
   virtual RoutingStats stats() const = 0;
+
+  // True when nothing the backend took is still on its way (a release handing frames back, a
+  // frame waiting for Redis' answer): a draining pod waits for it before it exits, so that what
+  // its last connections sent or left unwritten is not lost with the process.
+  virtual bool Settled() const { return true; }
 
   // Releases what the backend holds on the event loop, so that the loop can run out. After it
   // no callback is made.

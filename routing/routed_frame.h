@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <string_view>
 
 #include "protocol/frame.h"
 
@@ -16,6 +18,21 @@ struct RoutedFrame {
   // Whether the frame waits for an absent peer (--expire-ms) or is dropped silently. PeerJS'
   // LEAVE and EXPIRE are dropped: they mean nothing to a peer that was not there.
   bool queue_if_absent = true;
+};
+
+// Who sent a frame the registry hands to a connection: the peer id and the pod it sent from
+// (empty: this pod). Views, valid only during the Deliver call that carries them.
+struct FrameOrigin {
+  std::string_view pod;
+  std::string_view peer;
+};
+
+// A frame a connection took but never wrote, handed back when it lets go of its id
+// (Registry::Unregister), with who sent it, so that the sender can be told if it cannot wait.
+struct UnsentFrame {
+  RoutedFrame frame;
+  std::string sender_pod;  // empty: this pod
+  std::string sender;
 };
 
 }  // namespace switchboard::routing

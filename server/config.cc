@@ -56,6 +56,21 @@ const std::vector<Flag>& Flags() {
        nullptr, &Config::max_connections, 16, 1000000},
       {"drain-seconds", "on SIGTERM, spread closing the connections over this many seconds",
        nullptr, &Config::drain_seconds, 0, 3600},
+      {"rebalance-threshold-percent",
+       "with Redis: pods are balanced when each holds the mean number of connections give or take "
+       "this percentage; out of balance, pods above the mean close some (1012) so that their "
+       "clients reconnect elsewhere",
+       nullptr, &Config::rebalance_threshold_percent, 1, 1000},
+      {"rebalance-rate-permille",
+       "thousandths of the mean a pod closes per second at most while out of balance (0: never "
+       "rebalance)",
+       nullptr, &Config::rebalance_rate_permille, 0, 1000},
+      {"rebalance-min-connections", "a pod is never rebalanced below this many connections",
+       nullptr, &Config::rebalance_min_connections, 0, 1000000},
+      {"rebalance-jitter-percent",
+       "how much each second's share of the rate varies at random, so that pods do not act in "
+       "step",
+       nullptr, &Config::rebalance_jitter_percent, 0, 100},
       {"rate-limit", "messages per second one connection may send", nullptr, &Config::rate_limit, 1,
        1000000},
       {"rate-burst", "messages one connection may send in a burst", nullptr, &Config::rate_burst, 1,

@@ -26,6 +26,13 @@ struct Config {
   int max_outbound_bytes = 1 << 20;
   int max_connections = 50000;
   int drain_seconds = 10;
+  // Rebalancing after a scale-up (server/shed_controller.h): balanced within this percentage
+  // of the mean, shedding at most this many thousandths of the mean per second (0: never), never
+  // below this many connections, with this much jitter (percent).
+  int rebalance_threshold_percent = 20;
+  int rebalance_rate_permille = 5;
+  int rebalance_min_connections = 50;
+  int rebalance_jitter_percent = 25;
   int rate_limit = 100;
   int rate_burst = 200;
   int flood_strikes = 50;

@@ -68,9 +68,18 @@ std::string Metrics::Render(const routing::RoutingStats& routing) const {
            "reason", handshakes_refused);
   Labelled(&out, "switchboard_closes_total", "Connections closed by the server, by close code.",
            "code", closes);
+  Labelled(&out, "switchboard_connections_shed_total",
+           "Connections closed so that their clients reconnect to a less loaded pod, by reason.",
+           "reason", connections_shed);
+  Single(&out, "switchboard_rebalance_average_connections", "gauge",
+         "Mean open connections per pod, as this pod last read them (0 without rebalancing).",
+         rebalance_average);
   Single(&out, "switchboard_sockets_refused_total", "counter",
          "Sockets closed as they were accepted: the open-file limit was nearly spent.",
          static_cast<double>(sockets_refused));
+  Single(&out, "switchboard_messages_handed_back_total", "counter",
+         "Messages a connection closed before writing, handed back to wait for its next one.",
+         static_cast<double>(frames_handed_back));
   Single(&out, "switchboard_bytes_received_total", "counter", "WebSocket message bytes received.",
          static_cast<double>(bytes_received));
   Single(&out, "switchboard_bytes_sent_total", "counter", "WebSocket message bytes sent.",

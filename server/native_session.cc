@@ -131,6 +131,12 @@ void NativeSession::Refresh(std::string_view token, std::string_view ref,
   SendOwn(protocol::BuildRefreshedFrame(expires_at, ref));
 }
 
+void NativeSession::Shed() {
+  if (closing()) return;
+  SendOwn(protocol::BuildReconnectFrame("rebalance"));
+  Close(kCloseRebalance, "rebalance");
+}
+
 void NativeSession::NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,
                                         std::string_view ref) {
   const protocol::ErrorCode code = reason == routing::Undeliverable::kUnavailable

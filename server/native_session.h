@@ -22,6 +22,8 @@ class NativeSession : public Session {
   // With --auth-*: closes the connection with 4401 once its token has expired (exp plus the
   // leeway) and no refresh replaced it.
   void Tick(routing::Clock::time_point now) override;
+  // A reconnect frame, then the close (docs/protocol.md).
+  void Shed() override;
 
   // routing::PeerConnection: an error frame naming the target.
   void NotifyUndeliverable(std::string_view target, routing::Undeliverable reason,

@@ -95,6 +95,15 @@ bool HasBody(lws* wsi) {
 }
 
 // --allowed-origins, which Validate() has read once already.
+ShedController::Policy RebalancePolicy(const Config& config) {
+  ShedController::Policy policy;
+  policy.threshold = config.rebalance_threshold_percent / 100.0;
+  policy.max_rate = config.rebalance_rate_permille / 1000.0;
+  policy.min_connections = static_cast<size_t>(config.rebalance_min_connections);
+  policy.jitter = config.rebalance_jitter_percent / 100.0;
+  return policy;
+}
+
 OriginAllowlist AllowlistOf(std::string_view list) {
   std::string error;
   return *OriginAllowlist::Parse(list, &error);
@@ -132,8 +141,9 @@ Server::Server(Config config, Logger& logger)
       refusal_log_(kRefusalLogLines, kRefusalLogWindow),
       socket_log_(kRefusalLogLines, kRefusalLogWindow),
       registry_(MakeRegistry()),
-      session_env_{config_,        *registry_,     metrics_, logger_,
-                   native_parser_, peerjs_parser_, nullptr} {
+      session_env_{config_, *registry_, metrics_, logger_, native_parser_, peerjs_parser_, nullptr},
+      rebalancer_(RebalancePolicy(config_), config_.pod_id, *registry_, metrics_, logger_) {
+  metrics_.connections_shed["rebalance"] = 0;
   // Every error code and refusal reason is exported from the start, at zero, so that rate() and
   // alerts work before the first occurrence.
   for (auto code : {protocol::ErrorCode::kBadMessage, protocol::ErrorCode::kPeerUnavailable,
@@ -659,6 +669,8 @@ void Server::OnTick() {
     address_limits_.Sweep(AddressLimits::Clock::now());
     if (tls_ && tls_->FilesChanged()) ReloadTlsCertificate("files changed");
     if (token_key_file_ && token_key_file_->Changed()) ReloadTokenKey("file changed");
+    rebalancer_.Tick(now, OpenConnections(), draining_,
+                     [this](size_t n) { return ShedConnections(n); });
   }
   sessions_.VisitSlice(kTickSlices, [&](Session* session) {
     session->CheckKeepalive(now_ms);
@@ -668,7 +680,29 @@ void Server::OnTick() {
   CloseSomeForDrain();
   const uint64_t deadline_ns =
       static_cast<uint64_t>(config_.drain_seconds) * 1'000'000'000ULL + kDrainGraceNs;
-  if (sessions_.empty() || uv_hrtime() - drain_started_ns_ > deadline_ns) Shutdown();
+  // The registry too: what the last connections sent, or left unwritten, may still be on its way.
+  if ((sessions_.empty() && registry_->Settled()) ||
+      uv_hrtime() - drain_started_ns_ > deadline_ns) {
+    Shutdown();
+  }
+}
+
+size_t Server::OpenConnections() const {
+  size_t open = 0;
+  for (const Session* session : sessions_) open += session->closing() ? 0 : 1;
+  return open;
+}
+
+size_t Server::ShedConnections(size_t n) {
+  size_t closed = 0;
+  for (size_t seen = 0; seen < sessions_.size() && closed < n; ++seen) {
+    shed_cursor_ = (shed_cursor_ + 1) % sessions_.size();
+    Session* session = *(sessions_.begin() + static_cast<std::ptrdiff_t>(shed_cursor_));
+    if (session->closing()) continue;
+    session->Shed();
+    ++closed;
+  }
+  return closed;
 }
 
 void Server::Shutdown() {

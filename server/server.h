@@ -27,6 +27,7 @@
 #include "server/metrics.h"
 #include "server/origin_allowlist.h"
 #include "server/peerjs_http.h"
+#include "server/rebalancer.h"
 #include "server/session.h"
 #include "server/sliced_list.h"
 #include "server/tls_certificate.h"
@@ -151,6 +152,12 @@ class Server {
 
   void Shutdown();
 
+  // Closes up to `n` open connections that are not closing already, for rebalancing, going on
+  // round the sessions from where the last call stopped. Returns how many it closed.
+  size_t ShedConnections(size_t n);
+  // Connections open and not closing.
+  size_t OpenConnections() const;
+
   std::string RandomPeerId() const;
   std::string RandomUuid() const;
 
@@ -182,6 +189,8 @@ class Server {
   routing::RedisRegistry* redis_ = nullptr;  // registry_, when it is the Redis backend
   std::unique_ptr<routing::Registry> registry_;
   SessionEnvironment session_env_;
+  Rebalancer rebalancer_;
+  size_t shed_cursor_ = 0;  // where the next connections to shed are looked for in sessions_
   SlicedList<Session> sessions_;
   // An HTTP request waiting for the registry (the PeerJS peer list). Its serial tells it from a
   // later request on a connection that took the same lws address once the first one closed: an

@@ -18,6 +18,13 @@ constexpr int kClosePolicy = 1008;
 constexpr int kCloseTooBig = 1009;
 constexpr int kCloseInvalidText = 1007;
 
+// How long a close may wait for the frames queued before it to be written: a client that does
+// not read would otherwise keep its socket, and its id, as long as it keeps sending.
+constexpr int kCloseFlushSeconds = 2;
+// What a closing connection may hold, in multiples of --max-outbound-bytes, before its socket is
+// dropped at once: what reaches it after its close is kept, to be handed back.
+constexpr size_t kClosingOutboundFactor = 2;
+
 }  // namespace
 
 Session::Session(SessionEnvironment& environment, lws* wsi, SessionIdentity identity)
@@ -79,14 +86,20 @@ void Session::CheckKeepalive(uint64_t now_ms) {
       break;
     case Keepalive::Action::kHangUp:
       // A client that answers nothing would not answer a close frame either: drop the socket.
-      hung_up_ = true;
-      Metrics::Increment(env_.metrics.closes, "1006");
-      lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      // Called from our timer, not from inside libwebsockets' service: it would see the kill
-      // only at its next event, up to 30 s later on a quiet server. Waking it sees to it now.
-      lws_cancel_service(lws_get_context(wsi_));
+      DropSocket();
       break;
   }
+}
+
+void Session::DropSocket() {
+  if (hung_up_) return;
+  hung_up_ = true;
+  if (!close_sent_) Metrics::Increment(env_.metrics.closes, "1006");  // else counted already
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  // Called from our timer or a registry callback, not from inside libwebsockets' service: it
+  // would see the kill only at its next event, up to 30 s later on a quiet server. Waking it
+  // sees to it now.
+  lws_cancel_service(lws_get_context(wsi_));
 }
 
 bool Session::OnReceive(const char* data, size_t length) {
@@ -112,7 +125,8 @@ bool Session::OnReceive(const char* data, size_t length) {
     if (!IsValidText(std::string_view(data, length))) return false;
     env_.metrics.bytes_received += length;
     ++env_.metrics.messages_received;
-    if (!pending_close_) HandleMessage(std::string_view(data, length), now);
+    // Even once our close is on its way: the client sent this before it saw the close.
+    HandleMessage(std::string_view(data, length), now);
     return true;
   }
   partial_.append(data, length);
@@ -120,7 +134,7 @@ bool Session::OnReceive(const char* data, size_t length) {
     if (!IsValidText(partial_)) return false;
     env_.metrics.bytes_received += partial_.size();
     ++env_.metrics.messages_received;
-    if (!pending_close_) HandleMessage(partial_, now);  // a closing connection takes nothing more
+    HandleMessage(partial_, now);
     partial_.clear();  // its memory is kept for the next message, until CheckKeepalive frees it
   }
   return true;
@@ -134,25 +148,27 @@ bool Session::IsValidText(std::string_view message) {
   return false;
 }
 
-void Session::Deliver(routing::RoutedFrame frame) {
+void Session::Deliver(routing::RoutedFrame frame, const routing::FrameOrigin& origin) {
   if (released_) return;  // not reachable: the registry no longer routes here
   outbound_bytes_ += frame.frame.size();
-  if (outbound_bytes_ > static_cast<size_t>(env_.config.max_outbound_bytes)) {
+  const auto max_bytes = static_cast<size_t>(env_.config.max_outbound_bytes);
+  if (outbound_bytes_ > max_bytes && !pending_close_) {
     env_.logger.Warn("closing a client too slow to read", {{"peer", routing_key_}});
-    outbound_bytes_ -= frame.frame.size();
     Close(kClosePolicy, "too slow to read");
-    return;
   }
+  if (outbound_bytes_ > kClosingOutboundFactor * max_bytes) DropSocket();
   // With nothing queued, a socket that takes data gets the frame now: waiting for a writable
   // callback costs two epoll_ctl() calls and a loop iteration per frame (docs/benchmarks.md).
   // Asking first is required: libwebsockets refuses back-to-back writes not separated by it.
-  if (outbound_.empty() && !pending_close_ && !ping_due_ && !close_sent_ &&
+  if (outbound_.empty() && !pending_close_ && !ping_due_ && !close_sent_ && !hung_up_ &&
       !lws_send_pipe_choked(wsi_)) {
     WriteFrame(frame);  // on failure the socket is gone and libwebsockets closes it
     return;
   }
-  outbound_.push_back(std::move(frame));
-  lws_callback_on_writable(wsi_);
+  // Handed back by ReleasePeerId if the socket goes before it is written.
+  outbound_.push_back(
+      OutboundFrame{std::move(frame), std::string(origin.pod), std::string(origin.peer)});
+  if (!hung_up_) lws_callback_on_writable(wsi_);
 }
 
 bool Session::WriteFrame(routing::RoutedFrame& next) {
@@ -172,6 +188,8 @@ bool Session::WriteFrame(routing::RoutedFrame& next) {
 void Session::Close(int code, std::string_view reason) {
   if (pending_close_) return;
   pending_close_ = PendingClose{code, std::string(reason)};
+  // Replaced by the close-ack timeout once the close frame is written.
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, kCloseFlushSeconds);
   lws_callback_on_writable(wsi_);
 }
 
@@ -190,12 +208,11 @@ void Session::Evict(routing::Eviction why) {
 void Session::CountError(std::string_view code) { Metrics::Increment(env_.metrics.errors, code); }
 
 void Session::SendOwn(protocol::Frame frame) {
-  Deliver(routing::RoutedFrame{std::move(frame), routing::Clock::time_point{}});
+  Deliver(routing::RoutedFrame{std::move(frame), routing::Clock::time_point{}}, {});
 }
 
 bool Session::OnWritable() {
-  if (close_sent_) return true;
-  if (pending_close_ && !released_) ReleasePeerId();
+  if (close_sent_ || hung_up_) return true;
   if (outbound_.empty() && pending_close_) {
     SendCloseFrame();
     return true;
@@ -214,7 +231,7 @@ bool Session::OnWritable() {
     }
   }
   while (!outbound_.empty()) {
-    if (!WriteFrame(outbound_.front())) return false;  // the socket failed; lws closes it
+    if (!WriteFrame(outbound_.front().frame)) return false;  // the socket failed; lws closes it
     outbound_.pop_front();
     // Asking whether the socket takes more costs a poll() system call: ask only when there is more.
     if (!outbound_.empty() && lws_send_pipe_choked(wsi_)) break;
@@ -247,6 +264,9 @@ void Session::SendCloseFrame() {
   std::memcpy(payload + 2, reason.data(), reason.size());
   Metrics::Increment(env_.metrics.closes, std::to_string(pending_close_->code));
   close_sent_ = true;
+  // Nothing is left to write: from now on what is sent to the peer waits for its next connection,
+  // on any pod, even while this socket takes its time to answer the close.
+  ReleasePeerId();
   lws_write(wsi_, payload, reason.size() + 2, kWriteClose);
   lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_ACK, kCloseAckTimeoutSeconds);
 }
@@ -259,14 +279,25 @@ void Session::OnClosed() {
   if (!released_) ReleasePeerId();
 }
 
-// A closing peer lets go of its id before its last frames are written, not when the socket is
-// finally gone (the client may take seconds to answer the close): from then on what is sent to
-// it waits for its next connection, on any pod, instead of reaching a socket about to close.
-// This runs in the writable callback, never inside a registry call, so the registry is not
-// re-entered.
+// A closing peer lets go of its id when its close frame is written, with nothing left to write,
+// or when its socket goes (it closed, died, or was dropped for not reading). Until then what is
+// sent to it is written before the close, and what it sends, not having seen the close yet, is
+// still routed. Whatever reached it and was not written goes back to the registry, which queues
+// it for the peer's next connection before anything routed later, or tells its senders; the
+// server's own frames (greetings, notices) are not handed back. This runs in libwebsockets'
+// callbacks, never inside a registry call, so the registry is not re-entered.
 void Session::ReleasePeerId() {
   released_ = true;
-  if (!routing_key_.empty()) env_.registry.Unregister(routing_key_, this);
+  std::vector<routing::UnsentFrame> unsent;
+  for (OutboundFrame& item : outbound_) {
+    if (item.sender.empty()) continue;
+    unsent.push_back(routing::UnsentFrame{std::move(item.frame), std::move(item.sender_pod),
+                                          std::move(item.sender)});
+  }
+  outbound_.clear();
+  outbound_bytes_ = 0;
+  env_.metrics.frames_handed_back += unsent.size();
+  if (!routing_key_.empty()) env_.registry.Unregister(routing_key_, this, std::move(unsent));
 }
 
 }  // namespace switchboard::server

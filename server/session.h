@@ -5,6 +5,13 @@
 // libwebsockets only lets a connection write from its own writable callback, so Deliver,
 // NotifyUndeliverable and Close never touch the socket: they queue and ask for a callback.
 // Closing works the same way, so a close code always follows the frames queued before it.
+//
+// A connection the server closes loses nothing (docs/operations.md, "what not lost means"): what
+// the client sends until the socket is gone, having not seen the close yet, is still routed; the
+// peer keeps its id until its close frame is written, and what never got written (the socket
+// died, or the client stopped reading) is handed back to the registry to wait for the peer's
+// next connection. A close that cannot be written within kCloseFlushSeconds (a client that does
+// not read) drops the socket.
 #pragma once
 
 #include <libwebsockets.h>
@@ -57,6 +64,9 @@ struct SessionEnvironment {
 // what a message means and how the peer is greeted and told of failures.
 class Session : public routing::PeerConnection {
  public:
+  // "Service restart" in RFC 6455's registry; libwebsockets 4.1 names no such status.
+  static constexpr int kCloseRebalance = 1012;
+
   // A session for the established WebSocket `wsi` of the client `identity`. Call Start next.
   Session(SessionEnvironment& environment, lws* wsi, SessionIdentity identity);
   ~Session() override;
@@ -84,22 +94,26 @@ class Session : public routing::PeerConnection {
   bool OnWritable();
 
   // The client sent a close frame: it reads nothing more, so its peer id is released now and
-  // what is sent to it waits for its next connection.
+  // what is sent to it, or was not written yet, waits for its next connection.
   void OnClientClosing();
 
-  // The socket is gone: releases the peer id.
+  // The socket is gone: releases the peer id, handing back what was not written.
   void OnClosed();
 
   // Periodic check, on the server's timer: a dialect may close a peer that went silent.
   virtual void Tick(routing::Clock::time_point /*now*/) {}
 
   // routing::PeerConnection
-  void Deliver(routing::RoutedFrame frame) override;
+  void Deliver(routing::RoutedFrame frame, const routing::FrameOrigin& origin) override;
   void Evict(routing::Eviction why) override;
 
   // Closes the connection with a WebSocket close code and reason, after the frames already
   // queued.
   void Close(int code, std::string_view reason);
+
+  // Closes the connection so that its client reconnects, probably to a less loaded pod (1012
+  // "rebalance"). A dialect that can say so first asks the client to reconnect.
+  virtual void Shed() { Close(kCloseRebalance, "rebalance"); }
 
   // True once a close has been asked for.
   bool closing() const { return pending_close_.has_value(); }
@@ -151,6 +165,12 @@ class Session : public routing::PeerConnection {
     int code;
     std::string reason;
   };
+  // A frame waiting to be written, with who sent it (empty for the server's own frames).
+  struct OutboundFrame {
+    routing::RoutedFrame frame;
+    std::string sender_pod;
+    std::string sender;
+  };
   // A frame the peer sent before its registration completed.
   struct HeldRoute {
     std::string to;
@@ -159,8 +179,11 @@ class Session : public routing::PeerConnection {
   };
   enum class Registration { kNone, kPending, kDone };
 
-  // Unregisters the peer id (see session.cc for when).
+  // Unregisters the peer id, handing back the relayed frames not written (see session.cc).
   void ReleasePeerId();
+
+  // Drops the socket at once (libwebsockets closes it from its own service; OnClosed follows).
+  void DropSocket();
 
   // Writes the close frame of the pending close (see session.cc for why by hand).
   // True when `message` is valid UTF-8; otherwise closes the connection with 1007.
@@ -178,13 +201,13 @@ class Session : public routing::PeerConnection {
   Registration registration_ = Registration::kNone;
   std::vector<HeldRoute> held_routes_;
   std::string partial_;  // a message arriving in several chunks
-  std::deque<routing::RoutedFrame> outbound_;
+  std::deque<OutboundFrame> outbound_;
   size_t outbound_bytes_ = 0;
   std::optional<PendingClose> pending_close_;
   bool close_sent_ = false;
   Keepalive keepalive_;
   bool ping_due_ = false;  // a WebSocket ping waits for the socket to be writable
-  bool hung_up_ = false;   // the keepalive gave up; libwebsockets is closing the socket
+  bool hung_up_ = false;   // the socket is being dropped (DropSocket)
   size_t list_index_ = 0;  // where the session sits in the server's SlicedList
   bool released_ = false;  // the peer id has been unregistered
 };

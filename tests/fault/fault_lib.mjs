@@ -17,7 +17,10 @@
 // connection; a peer sends nothing while it is not connected. On any close (by the server, a
 // fault, or a refused handshake) a peer reconnects with the same id and token after a random
 // 50-300 ms, to a pod chosen at random among the three (a dead one refuses, and it tries again);
-// a connection that gets no welcome within WELCOME_TIMEOUT_MS is dropped and tried again. A peer
+// a connection that gets no welcome within WELCOME_TIMEOUT_MS is dropped and tried again. The
+// pods to choose from are run.endpoints (env.endpoints, the same array): addFaultPod puts a new
+// pod in once its /readyz answers 200, removeFaultPod takes one out before it is sent SIGTERM
+// (as a Kubernetes Service stops routing to a terminating pod). A peer
 // sent "away" (FaultRun.leave) stops sending, waits QUIET_MS so that what it sent is through,
 // closes with 1000 and stays away until FaultRun.rejoin.
 //
@@ -38,7 +41,15 @@
 //                   peer's own deliberate leave, within COVER_MS after the message was sent
 //                   (docs/protocol.md: no message is dropped without its sender being told,
 //                   "except when the sender itself has gone away meanwhile"); this is how a
-//                   frame still inside a pod killed with -9 is accounted for on its sender side;
+//                   frame still inside a pod killed with -9 is accounted for on its sender side.
+//                   Only a close the server did not choose counts: 1006 (abnormal: no close
+//                   frame, as when the pod dies or the connection breaks), a code not listed
+//                   below, or any close of a connection on a pod killed with SIGKILL (as
+//                   before). A clean close frame the server chose (SERVER_CHOSEN_CLOSES: 1001
+//                   drain, 1012 rebalance/restart, 4410 replaced by the same client, 1008 too
+//                   slow to read) excuses nothing: for those the server promises that every
+//                   frame the client sent before it saw the close is routed, or its sender is
+//                   told by an error frame with ref;
 //                 - "target's pod killed": the target's connection open when the message was
 //                   sent was on a pod killed with SIGKILL, which happened within IN_FLIGHT_MS
 //                   after the message was sent ("a message in flight at the instant of death is
@@ -102,6 +113,10 @@ export const RECOVERY_MS = 5000;
 export const FINAL_DEADLINE_MS = 3000;
 export const WELCOME_TIMEOUT_MS = 5000;
 export const QUIET_MS = 300;
+export const READY_TIMEOUT_MS = 10000; // a new pod's /readyz must answer 200 within this
+export const EXIT_TIMEOUT_MS = 10000; // a pod sent SIGTERM must exit (drain 1 s + 5 s) within this
+// Close codes of a clean close frame the server chose; they never excuse a loss ("sender gone").
+export const SERVER_CHOSEN_CLOSES = new Set([1001, 1012, 4410, 1008]);
 const SEND_MIN_MS = 100;
 const SEND_MAX_MS = 200;
 const TICK_MS = 20;
@@ -194,6 +209,57 @@ export async function startFaultCluster({ tag, pods = 3, flags = {}, staggerMs =
     throw err;
   }
   return { cluster, redis, endpoints: cluster.pods.map(tcpEndpoint) };
+}
+
+// A pod added to a running fault cluster, as a Kubernetes rollout or scale-out adds one: started
+// on the cluster's Redis and prefix with POD_FLAGS (stopped with the cluster), and put in
+// run.endpoints only once its /readyz answers 200 (before that no peer can pick it).
+export async function addFaultPod(env, run, pod, { flags = {}, timeoutMs = READY_TIMEOUT_MS } = {}) {
+  const srv = await env.cluster.addPod(pod, { ...POD_FLAGS, ...flags });
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const res = await srv.get('/readyz', { timeoutMs: 1000 });
+      if (res.status === 200) break;
+      last = `${res.status} ${String(res.body).slice(0, 100)}`;
+    } catch (err) {
+      last = err.message;
+    }
+    if (Date.now() > deadline) throw new Error(`${pod}: /readyz not 200 within ${timeoutMs} ms (last: ${last})${srv.deathNote()}`);
+    await sleep(50);
+  }
+  run.endpoints.push(tcpEndpoint(srv));
+  run.mark(`${pod} ready, in endpoints`);
+  return srv;
+}
+
+// A pod removed the Kubernetes way (rollout, scale-in): out of run.endpoints first (the Service
+// stops routing to a terminating pod), then SIGTERM; resolves once it has drained and exited,
+// which must be with code 0 within timeoutMs. It stays in env.cluster.pods (its logs count).
+export async function removeFaultPod(run, srv, { timeoutMs = EXIT_TIMEOUT_MS } = {}) {
+  const i = run.endpoints.findIndex((ep) => ep.srv === srv);
+  assert.ok(i >= 0, `${srv.pod} is not in the endpoints`);
+  assert.ok(run.endpoints.length > 1, `${srv.pod} is the last endpoint`);
+  run.endpoints.splice(i, 1);
+  run.mark(`${srv.pod} out of endpoints, SIGTERM`);
+  srv.signal('SIGTERM');
+  const exit = await srv.waitForExit(timeoutMs);
+  run.mark(`${srv.pod} exited`);
+  assert.ok(exit.code === 0 && exit.signal === null, `${srv.pod} exited with code ${exit.code}, signal ${exit.signal} after SIGTERM${srv.deathNote()}`);
+  return exit;
+}
+
+// Resolves once every peer is connected (welcomed) to a pod that is in run.endpoints, or after
+// timeoutMs (the final round then shows who is not); true if they all are.
+export async function allReconnected(run, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = new Set(run.endpoints.map((ep) => ep.name));
+    if (run.peers.every((p) => p.away || (p.conn && pods.has(p.conn.pod)))) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
 }
 
 // Resumes anything we froze, so that teardown's SIGTERM can work.
@@ -869,7 +935,12 @@ export class FaultRun {
           continue;
         }
         const c = m.conn;
-        if (c.closedAt !== null && !c.deliberate && c.closedAt - m.t <= COVER_MS) {
+        if (
+          c.closedAt !== null &&
+          !c.deliberate &&
+          c.closedAt - m.t <= COVER_MS &&
+          (c.killedAt !== null || !SERVER_CHOSEN_CLOSES.has(c.code))
+        ) {
           s.excused.senderGone++;
           s.excusedMaxAgeMs = Math.max(s.excusedMaxAgeMs, c.closedAt - m.t);
           continue;

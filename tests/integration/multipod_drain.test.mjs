@@ -1,7 +1,8 @@
 // A pod closing its peers (drain) loses nothing sent to them meanwhile (issue 3, "lose no message
-// when pods come and go"): a peer being closed lets go of its id before its close frame goes out,
+// when pods come and go"): a peer being closed lets go of its id as its close frame goes out,
 // so what is sent to it from then on waits in Redis for its next connection, on any pod, even
-// while its old socket takes its time to answer the close.
+// while its old socket takes its time to answer the close. Nor what they send meanwhile (issue
+// 14): a client that has not seen the close yet still has its messages routed.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +51,37 @@ function openUnansweringClient(srv, peer) {
   });
 }
 
+// A masked text frame (clients must mask), for payloads under 126 bytes.
+function sendText(socket, text) {
+  const payload = Buffer.from(text);
+  assert.ok(payload.length < 126);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]));
+  socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+}
+
 describe('drain across pods', { timeout: 60000 }, () => {
+  it('routes what a peer sends after its close frame went out, before it saw it', async (t) => {
+    const cluster = await startCluster({ pods: 2, tag: 'mpe', flags: { 'drain-seconds': 0 }, t });
+    const [p1, p2] = cluster.pods;
+    const a = await connectPeer(p2, 'ds-a');
+    const b = await openUnansweringClient(p1, 'ds-b');
+    p1.signal('SIGTERM');
+    assert.equal(await b.closeFrame, 1001, 'b is told the pod is going away');
+    sendText(b.socket, JSON.stringify({ type: 'offer', to: 'ds-a', payload: { n: 1 }, id: 1 }));
+    sendText(b.socket, JSON.stringify({ type: 'offer', to: 'ds-a', payload: { n: 2 }, id: 2 }));
+    const offers = [await a.expect('offer'), await a.expect('offer')];
+    assert.deepEqual(
+      offers.map((o) => [o.from, o.payload.n]),
+      [
+        ['ds-b', 1],
+        ['ds-b', 2],
+      ],
+    );
+    b.socket.destroy();
+    a.close();
+  });
+
   it('keeps what is sent to a peer being closed for its next connection on another pod', async (t) => {
     const cluster = await startCluster({ pods: 2, tag: 'mpd', flags: { 'drain-seconds': 0 }, t });
     const [p1, p2] = cluster.pods;

@@ -147,7 +147,7 @@ TEST_F(EmbeddedRegistryTest, SenderThatLeftIsNotNotified) {
   auto gone = std::make_unique<RecordingConnection>("gone", &log_);
   Register("gone", *gone);
   Route("gone", "bob", "f1");
-  registry_.Unregister("gone", gone.get());
+  registry_.Unregister("gone", gone.get(), {});
   gone.reset();  // ASan reports any later use.
   TakeLog();
 
@@ -201,7 +201,7 @@ TEST_F(EmbeddedRegistryTest, DuplicateIdWithTheSameTokenTakesOver) {
   EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob evicted replaced", "done bob took-over",
                             "bob2 got f1"}));
 
-  registry_.Unregister("bob", &bob_);  // the old connection goes away
+  registry_.Unregister("bob", &bob_, {});  // the old connection goes away
   Route("alice", "bob", "f2");
   EXPECT_EQ(TakeLog(), (Log{"bob2 got f2"}));
   EXPECT_EQ(Stats(),
@@ -216,12 +216,12 @@ TEST_F(EmbeddedRegistryTest, TheNewHolderKeepsTheToken) {
   EXPECT_EQ(Register("bob", bob3, "secret"), RegisterResult::kTookOver);
   EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob evicted replaced", "done bob took-over",
                             "bob2 evicted replaced", "done bob took-over"}));
-  registry_.Unregister("bob", &bob3);
+  registry_.Unregister("bob", &bob3, {});
 }
 
 TEST_F(EmbeddedRegistryTest, UnregisteredPeerGetsQueuedFramesAgain) {
   Register("bob", bob_);
-  registry_.Unregister("bob", &bob_);
+  registry_.Unregister("bob", &bob_, {});
   Route("alice", "bob", "f1");
   EXPECT_EQ(TakeLog(), (Log{"done bob registered"}));
   EXPECT_EQ(Stats(),
@@ -233,8 +233,8 @@ TEST_F(EmbeddedRegistryTest, UnregisteredPeerGetsQueuedFramesAgain) {
 
 TEST_F(EmbeddedRegistryTest, UnregisterByANonHolderDoesNothing) {
   Register("bob", bob_);
-  registry_.Unregister("bob", &bob2_);
-  registry_.Unregister("carol", &bob_);
+  registry_.Unregister("bob", &bob2_, {});
+  registry_.Unregister("carol", &bob_, {});
   Route("alice", "bob", "f1");
   EXPECT_EQ(TakeLog(), (Log{"done bob registered", "bob got f1"}));
   EXPECT_EQ(registry_.stats().peers, 1u);
@@ -253,7 +253,7 @@ TEST_F(EmbeddedRegistryTest, StatsCountEveryOutcome) {
   EXPECT_EQ(Stats(),
             "relayed_local=1 relayed_remote=0 queued=5 expired=5 queue_rejected=2 peers=2 "
             "queued_now=0");
-  registry_.Unregister("carol", &carol_);
+  registry_.Unregister("carol", &carol_, {});
   EXPECT_EQ(registry_.stats().peers, 1u);
 }
 

@@ -13,7 +13,7 @@ using std::string_literals::operator""s;
 // PeerTable only stores connections; it never calls them.
 class InertConnection : public PeerConnection {
  public:
-  void Deliver(RoutedFrame) override {}
+  void Deliver(RoutedFrame, const FrameOrigin&) override {}
   void NotifyUndeliverable(std::string_view, Undeliverable, std::string_view) override {}
   void Evict(Eviction) override {}
 };

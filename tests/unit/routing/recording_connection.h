@@ -50,7 +50,7 @@ class RecordingConnection : public PeerConnection {
   // "<name> close <code> <reason>".
   RecordingConnection(std::string name, Log* log) : name_(std::move(name)), log_(log) {}
 
-  void Deliver(RoutedFrame frame) override {
+  void Deliver(RoutedFrame frame, const FrameOrigin& /*origin*/) override {
     frames_.emplace_back(frame.frame.body());
     log_->push_back(name_ + " got " + frames_.back());
   }

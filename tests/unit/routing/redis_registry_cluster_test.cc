@@ -170,7 +170,7 @@ TEST_F(RedisRegistryClusterTest, AFrameALookupQueuedIsNotOvertakenByAnOwnerLearn
   ASSERT_TRUE(PumpUntil([&] { return a().stats().queued == 2; }, "frame 2 queues behind it"));
   EXPECT_TRUE(bob_.frames().empty()) << RegistryFixture::Describe();
   // bob's next claim takes the queue: both frames, in order.
-  b().Unregister(bob, &bob_);
+  b().Unregister(bob, &bob_, {});
   ASSERT_EQ(Register(b(), bob, bob2_), RegisterResult::kRegistered);
   ASSERT_TRUE(PumpUntil([&] { return bob2_.frames().size() == 2; }, "bob gets the queue"));
   EXPECT_EQ(bob2_.frames(), (std::vector<std::string>{"1", "2"}));

@@ -310,7 +310,7 @@ TEST_P(RegistryContractTest, TheSameTokenTakesOverOnTheSamePod) {
   ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
   EXPECT_EQ(Register(a(), "bob", bob2_, "secret"), RegisterResult::kTookOver);
   EXPECT_EQ(bob_.evictions(), (Strings{"replaced"}));
-  a().Unregister("bob", &bob_);  // the old connection goes, as the server's would
+  a().Unregister("bob", &bob_, {});  // the old connection goes, as the server's would
   Route(a(), "alice", "bob", "f1");
   ASSERT_TRUE(PumpUntil([&] { return !bob2_.frames().empty(); }, "f1 reaches the new holder"));
   EXPECT_TRUE(bob_.frames().empty());
@@ -325,7 +325,7 @@ TEST_P(RegistryContractTest, TheSameTokenTakesOverAcrossPods) {
   // The old connection, on pod-a, is closed.
   ASSERT_TRUE(PumpUntil([&] { return !bob_.evictions().empty(); }, "the old connection is closed"));
   EXPECT_EQ(bob_.evictions(), (Strings{"replaced"}));
-  a().Unregister("bob", &bob_);  // it goes: this must not release the id from the new holder
+  a().Unregister("bob", &bob_, {});  // it goes: this must not release the id from the new holder
 
   Route(a(), "alice", "bob", "from pod-a");
   Route(b(), "carol", "bob", "from pod-b");
@@ -339,17 +339,59 @@ TEST_P(RegistryContractTest, TheSameTokenTakesOverAcrossPods) {
   EXPECT_EQ(Register(a(), "bob", dave_, "secret"), RegisterResult::kTookOver);
   ASSERT_TRUE(PumpUntil([&] { return !bob2_.evictions().empty(); }, "bob2 is closed"));
   EXPECT_EQ(bob2_.evictions(), (Strings{"replaced"}));
-  b().Unregister("bob", &bob2_);
+  b().Unregister("bob", &bob2_, {});
   Route(b(), "carol", "bob", "to dave");
   ASSERT_TRUE(PumpUntil([&] { return !dave_.frames().empty(); }, "the frame reaches dave"));
   EXPECT_EQ(dave_.frames(), (Strings{"to dave"}));
+}
+
+// What a connection took but never wrote (it closed first) is handed back with Unregister: it
+// waits for the peer's next connection, before what was routed to the peer after it left.
+TEST_P(RegistryContractTest, UnsentFramesWaitForTheNextConnectionBeforeLaterFrames) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "bob", bob_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(b(), "alice", alice_), RegisterResult::kRegistered);
+  Route(b(), "alice", "bob", "warm-up");  // pod-b learns where bob is
+  ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1; }, "warm-up reaches bob"));
+  std::vector<UnsentFrame> unsent;
+  unsent.push_back(UnsentFrame{MakeFrame("u1"), "pod-b", "alice"});
+  unsent.push_back(UnsentFrame{MakeFrame("u2"), "pod-b", "alice"});
+  a().Unregister("bob", &bob_, std::move(unsent));
+  Route(b(), "alice", "bob", "later");
+  Route(a(), "carol", "bob", "later here");
+  PumpFor(milliseconds(200));
+  ASSERT_EQ(Register(b(), "bob", bob2_), RegisterResult::kRegistered);
+  ASSERT_TRUE(PumpUntil([&] { return bob2_.frames().size() == 4; }, "all four reach bob2"));
+  const Strings& got = bob2_.frames();
+  EXPECT_EQ(Strings(got.begin(), got.begin() + 2), (Strings{"u1", "u2"}))
+      << testing::PrintToString(got);
+  EXPECT_EQ(Sorted(Strings(got.begin() + 2, got.end())), (Strings{"later", "later here"}));
+  EXPECT_TRUE(alice_.notices().empty());
+}
+
+// When the id went to the same client's new connection first, what the old one left unwritten
+// cannot go before what the new one got already: its senders are told, once each.
+TEST_P(RegistryContractTest, UnsentFramesOfATakenOverIdAreToldToTheirSenders) {
+  StartPods();
+  ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
+  ASSERT_EQ(Register(a(), "bob", bob_, "secret"), RegisterResult::kRegistered);
+  EXPECT_EQ(Register(b(), "bob", bob2_, "secret"), RegisterResult::kTookOver);
+  ASSERT_TRUE(PumpUntil([&] { return !bob_.evictions().empty(); }, "the old connection is closed"));
+  std::vector<UnsentFrame> unsent;
+  unsent.push_back(UnsentFrame{MakeFrame("u1"), "pod-a", "alice"});
+  unsent.push_back(UnsentFrame{MakeFrame("u2"), "pod-a", "alice"});
+  a().Unregister("bob", &bob_, std::move(unsent));
+  ASSERT_TRUE(PumpUntil([&] { return !alice_.notices().empty(); }, "alice is told"));
+  PumpFor(milliseconds(100));
+  EXPECT_EQ(alice_.notices(), (Strings{"bob peer-unavailable ref="}));
+  EXPECT_TRUE(bob2_.frames().empty());
 }
 
 TEST_P(RegistryContractTest, UnregisterReleasesTheId) {
   StartPods();
   ASSERT_EQ(Register(a(), "alice", alice_), RegisterResult::kRegistered);
   ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   EXPECT_EQ(b().stats().peers, TwoPods() ? 0u : 1u);
 
   // A frame for it queues again, for whoever takes the id next, on either pod.
@@ -365,9 +407,9 @@ TEST_P(RegistryContractTest, UnregisterReleasesTheId) {
 TEST_P(RegistryContractTest, UnregisterByANonHolderDoesNothing) {
   StartPods();
   ASSERT_EQ(Register(b(), "bob", bob_), RegisterResult::kRegistered);
-  a().Unregister("bob", &bob2_);
-  b().Unregister("bob", &bob2_);
-  a().Unregister("nobody", &bob_);
+  a().Unregister("bob", &bob2_, {});
+  b().Unregister("bob", &bob2_, {});
+  a().Unregister("nobody", &bob_, {});
   Route(a(), "alice", "bob", "f1");
   ASSERT_TRUE(PumpUntil([&] { return !bob_.frames().empty(); }, "f1 reaches the holder"));
   EXPECT_EQ(Register(a(), "bob", bob2_), RegisterResult::kIdTaken);
@@ -379,7 +421,7 @@ TEST_P(RegistryContractTest, ASenderThatLeftIsNotNotified) {
   ASSERT_EQ(Register(a(), "gone", *gone), RegisterResult::kRegistered);
   Route(a(), "gone", "bob", "f1", "1");
   ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "f1 is queued"));
-  a().Unregister("gone", gone.get());
+  a().Unregister("gone", gone.get(), {});
   gone.reset();  // ASan reports any later use.
   ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::expired) == 1; }, "f1 expires"));
   PumpFor(2 * kShortExpire);
@@ -472,7 +514,7 @@ TEST_P(RegistryContractTest, StatsCountEveryOutcome) {
     EXPECT_EQ(sa.redis_up, -1);
     EXPECT_EQ(sa.redis_reconnects, 0u);
   }
-  b().Unregister("erin", &erin);
+  b().Unregister("erin", &erin, {});
   EXPECT_EQ(b().stats().peers, TwoPods() ? 1u : 3u);
 }
 
@@ -653,7 +695,7 @@ TEST_F(RedisRegistryTest, KeepsItsStateInRedis) {
   EXPECT_EQ(Redis({"PUBSUB", "NUMSUB", Layout().Channel(0, "pod-b")}),
             "[" + Layout().Channel(0, "pod-b") + ",1]");
 
-  a().Unregister("alice", &alice_);
+  a().Unregister("alice", &alice_, {});
   ASSERT_TRUE(PumpUntil([&] { return OwnerOf("alice") == "(nil)"; }, "alice leaves the hash"));
   EXPECT_EQ(Redis({"HEXISTS", Layout().Tokens(BucketOf("alice")), "alice"}), "0");
 
@@ -737,7 +779,7 @@ TEST_F(RedisRegistryTest, APeerThatLeftWhileTheLinkWasDownIsReleasedWhenItComesB
   Redis({"CLIENT", "KILL", "TYPE", "normal"});
   Redis({"CLIENT", "KILL", "TYPE", "pubsub"});
   ASSERT_TRUE(PumpUntil([&] { return !pod_a().up(); }, "pod-a sees the link go"));
-  a().Unregister("alice", &alice_);
+  a().Unregister("alice", &alice_, {});
   EXPECT_EQ(OwnerOf("alice"), "pod-a");
   ASSERT_TRUE(PumpUntil([&] { return pod_a().up() && pod_b().up(); }, milliseconds(15000),
                         "both pods reconnect"));
@@ -772,7 +814,7 @@ TEST_F(RedisRegistryTest, APeerLeavingDuringItsRegisterStepLosesNothingQueuedFor
   ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "the frame is queued"));
   // bob connects and leaves before the register step answers: that step takes the queue.
   auto result = StartRegister(b(), "bob", bob_);
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   Route(a(), "alice", "bob", "sent meanwhile");
   PumpFor(milliseconds(200));
   EXPECT_FALSE(result->has_value()) << "no callback for a connection that left";
@@ -794,8 +836,8 @@ TEST_F(RedisRegistryTest, AnAbandonedClaimWhoseReplyIsLostIsReleasedWhenTheLinkC
   // Script calls wait in Redis from here on; CLIENT and HGET, being no writes, do not.
   ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
   auto result = StartRegister(a(), "bob", bob_, "one");
-  PumpFor(milliseconds(100));    // the register step is sent, and waits in Redis
-  a().Unregister("bob", &bob_);  // bob leaves before the reply: the claim is abandoned
+  PumpFor(milliseconds(100));        // the register step is sent, and waits in Redis
+  a().Unregister("bob", &bob_, {});  // bob leaves before the reply: the claim is abandoned
   ASSERT_TRUE(LoseTheReplyOfTheWaitingCall([&] { return OwnerOf("bob") == "pod-a"; }))
       << "the register step did not run";
 
@@ -825,7 +867,7 @@ TEST_F(RedisRegistryTest, AnotherPodsFrameThatCannotBeRoutedOnItsBehalfIsToldToI
   ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
   auto result = StartRegister(a(), "bob", bob_, "one");
   PumpFor(milliseconds(100));  // the register step waits in Redis; the frame is held for bob
-  a().Unregister("bob", &bob_);
+  a().Unregister("bob", &bob_, {});
   ASSERT_TRUE(LoseTheReplyOfTheWaitingCall([&] { return OwnerOf("bob") == "pod-a"; }))
       << "the register step did not run";
   RedisClient xavier(redis_.port());  // what pod-x would read
@@ -928,7 +970,7 @@ TEST_F(RedisRegistryTest, AQueueHandedOverInALostReplyIsHandedOverAgain) {
   EXPECT_TRUE(alice_.notices().empty()) << Describe();
   // Once received, what a step handed over is not handed over again.
   PumpFor(milliseconds(200));
-  a().Unregister("bob", &bob_);
+  a().Unregister("bob", &bob_, {});
   ASSERT_EQ(Register(a(), "bob", bob2_, "bob's token"), RegisterResult::kRegistered);
   PumpFor(milliseconds(200));
   EXPECT_TRUE(bob2_.frames().empty()) << Describe();
@@ -944,7 +986,7 @@ TEST_F(RedisRegistryTest, AReloadDuringAnAbandonedClaimGetsTheIdOnceTheClaimIsGi
   Route(a(), "alice", "bob", "queued before");
   ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) == 1; }, "the frame is queued"));
   auto first = StartRegister(b(), "bob", bob_, "old page");
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   auto reload = StartRegister(b(), "bob", bob2_, "new page");
   EXPECT_FALSE(reload->has_value()) << "answered before the abandoned step came back";
   Route(a(), "alice", "bob", "sent meanwhile");
@@ -966,9 +1008,9 @@ TEST_F(RedisRegistryTest, AReloadDuringAnAbandonedClaimGetsTheIdOnceTheClaimIsGi
 TEST_F(RedisRegistryTest, AReloadThatLeavesDuringAnAbandonedClaimIsForgotten) {
   StartPods();
   auto first = StartRegister(b(), "bob", bob_, "old page");
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   auto reload = StartRegister(b(), "bob", bob2_, "new page");
-  b().Unregister("bob", &bob2_);
+  b().Unregister("bob", &bob2_, {});
   PumpFor(milliseconds(300));
   EXPECT_FALSE(first->has_value());
   EXPECT_FALSE(reload->has_value());
@@ -1000,7 +1042,7 @@ TEST_F(DoNotQueueTest, AFrameForwardedToAPeerThatJustLeftIsNotQueued) {
   ASSERT_EQ(Redis({"CLIENT", "PAUSE", "5000", "WRITE"}), "OK");
   RouteUnqueued(a(), "alice", "bob", "leave");
   PumpFor(milliseconds(100));
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   PumpFor(milliseconds(100));
   ASSERT_EQ(Redis({"CLIENT", "UNPAUSE"}), "OK");
   ASSERT_TRUE(PumpUntil([&] { return b().stats().received_remote == 1; }, "pod-b gets the frame"));
@@ -1020,7 +1062,7 @@ TEST_F(DoNotQueueTest, AFrameHeldForAnAbandonedClaimIsNotQueued) {
   auto first = StartRegister(b(), "bob", bob_);
   RouteUnqueued(b(), "alice", "bob", "leave");
   Route(b(), "alice", "bob", "offer");
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   ASSERT_TRUE(PumpUntil([&] { return Total(&RoutingStats::queued) >= 1; }, "the offer is queued"));
   PumpFor(milliseconds(200));
   EXPECT_EQ(Total(&RoutingStats::queued), 1u) << "the leave was queued too";
@@ -1338,7 +1380,7 @@ TEST_F(RedisRegistryTest, AFrameHandedBackIsSettledByItsBounceNotByAReceipt) {
   RedisClient receipts(redis_.port());  // pod-b's receipts for pod-a come on this channel
   ASSERT_EQ(receipts.Run({"SUBSCRIBE", Layout().Channel(0, "pod-a")}),
             "[subscribe," + Layout().Channel(0, "pod-a") + ",1]");
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   ASSERT_EQ(Register(*c, "bob", bob2_), RegisterResult::kRegistered);
   Route(a(), "alice", "bob", "2");  // to pod-b, by the cache: handed back, then routed to pod-c
   ASSERT_TRUE(PumpUntil([&] { return bob2_.frames().size() == 1; }, "the bounce reaches bob"));
@@ -1505,7 +1547,7 @@ TEST_F(OwnerCacheRoutingTest, ATargetThatMovesToTheSendersPodGetsTheFramesInOrde
   ASSERT_TRUE(PumpUntil([&] { return bob_.frames().size() == 1; }, "the first frame arrives"));
   int next = 1;
   for (; next <= 100; ++next) Route(a(), "alice", "bob", std::to_string(next));
-  b().Unregister("bob", &bob_);
+  b().Unregister("bob", &bob_, {});
   auto registered = StartRegister(a(), "bob", bob2_);
   for (; next <= 200; ++next) {
     Route(a(), "alice", "bob", std::to_string(next));
@@ -1557,7 +1599,7 @@ TEST_F(OwnerCacheRoutingTest, OrderHoldsWhileTheTargetMovesBetweenPods) {
     send(kFrames / kMoves / 2);
     // bob leaves, is away for a while (longer on each move), then comes back on the other pod
     // while alice's frames are still on their way.
-    holder->Unregister("bob", bobs.back().get());
+    holder->Unregister("bob", bobs.back().get(), {});
     send(move * 5);
     holder = holder == &b() ? static_cast<Registry*>(c) : &b();
     bobs.push_back(std::make_unique<RecordingConnection>("bob", &log_));
