@@ -25,6 +25,11 @@ std::string AddressText(const RedisAddress& address) {
   return ToString(NodeAddress{address.host, address.port});
 }
 
+uint64_t RandomIncarnation() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) | device();
+}
+
 }  // namespace
 
 // A command on a cluster, kept until its final reply so that it can follow redirects.
@@ -43,7 +48,17 @@ RedisLink::RedisLink(uv_loop_t* loop, Options options, Events events)
     : loop_(loop),
       options_(std::move(options)),
       events_(std::move(events)),
-      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)) {
+      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000)),
+      subscription_probe_({.channels = options_.channels.size()}, RandomIncarnation()) {
+  if (options_.sentinel) {
+    resolver_.emplace(SentinelResolver::Options{.master_name = options_.sentinel->master_name,
+                                                .sentinels = options_.sentinel->sentinels,
+                                                .random_unit = RandomUnit});
+  }
+  for (uv_timer_t* timer : {&sentinel_defer_timer_, &sentinel_deadline_timer_}) {
+    uv_timer_init(loop_, timer);
+    timer->data = this;
+  }
   uv_timer_init(loop_, &reconnect_timer_);
   reconnect_timer_.data = this;
   uv_timer_init(loop_, &heartbeat_timer_);
@@ -67,7 +82,9 @@ void RedisLink::Start() {
 void RedisLink::Connect() {
   if (closing_) return;
   nodes_.clear();
-  if (options_.cluster) {
+  if (resolver_) {
+    CarrySentinelStep(resolver_->Begin(Clock::now()));
+  } else if (options_.cluster) {
     AskForSlots();
   } else {
     ConnectNodes();
@@ -83,7 +100,12 @@ std::unique_ptr<RedisNode> RedisLink::MakeNode(RedisAddress address) {
           .lost = [this](std::string_view why) { OnLost(why); },
           .message =
               [this](std::string_view message) {
-                if (!closing_ && events_.message) events_.message(message);
+                if (closing_) return;
+                if (SubscriptionProbe::IsProbe(message)) {
+                  subscription_probe_.OnMessage(message, Clock::now());
+                } else if (events_.message) {
+                  events_.message(message);
+                }
               },
           .unsubscribed =
               [this](std::string_view channel) {
@@ -93,7 +115,9 @@ std::unique_ptr<RedisNode> RedisLink::MakeNode(RedisAddress address) {
               [this](std::string_view error) {
                 // A redirect is followed (OnReply), not refused.
                 const auto redirect = ParseClusterRedirect(error);
-                if (!redirect || redirect->kind == RedirectKind::kNone) {
+                if (IsDemotion(error)) {
+                  OnLost("the master became a replica: " + std::string(error));
+                } else if (!redirect || redirect->kind == RedirectKind::kNone) {
                   NoteRefusal("a script", error);
                 }
               },
@@ -183,7 +207,10 @@ void RedisLink::OnNodeReady() {
           " is a Redis Cluster node: start with --redis-cluster (SWITCHBOARD_REDIS_CLUSTER=true)");
       return;
     }
-    std::string& known = run_ids_[AddressText(node->address())];
+    // Behind Sentinel a new master (a failover) counts as a restart: it may lack what the old
+    // one had not replicated yet.
+    std::string& known = run_ids_[options_.sentinel ? "sentinel " + options_.sentinel->master_name
+                                                    : AddressText(node->address())];
     if (!known.empty() && known != node->run_id()) restarted_ = true;
     known = node->run_id();
   }
@@ -201,6 +228,7 @@ void RedisLink::OnUp() {
     }
     events_.log(false, "redis up", where);
   }
+  subscription_probe_.Resume(Clock::now());
   Heartbeat();
   const bool restarted = restarted_;
   restarted_ = false;
@@ -212,6 +240,12 @@ void RedisLink::OnLost(std::string_view why) {
   const bool was_up = up_;
   up_ = false;
   heartbeat_sent_at_.reset();
+  subscription_probe_.Pause();
+  if (resolver_) {
+    resolver_->Stop();
+    deferred_step_.reset();
+    uv_timer_stop(&sentinel_deadline_timer_);
+  }
   if (was_up && events_.down) events_.down();
   // The nodes are one link: drop them all, so that they come back together and no subscription
   // is missing while commands flow.
@@ -242,8 +276,14 @@ void RedisLink::Heartbeat() {
   const auto now = Clock::now();
   const auto since_last = now - last_heartbeat_timer_;
   last_heartbeat_timer_ = now;
-  if (since_last > 2 * options_.heartbeat && events_.stalled) events_.stalled(since_last);
+  const bool stalled = since_last > 2 * options_.heartbeat;
+  if (stalled && events_.stalled) events_.stalled(since_last);
   if (!up_) return;
+  if (stalled) {
+    // The probe in flight may be waiting in the socket, unread: it proves nothing either way.
+    subscription_probe_.Pause();
+    subscription_probe_.Resume(now);
+  }
   if (heartbeat_sent_at_ && now - *heartbeat_sent_at_ > options_.alive_ttl) {
     OnLost("no reply from Redis within the liveness TTL");
     return;
@@ -257,6 +297,8 @@ void RedisLink::Heartbeat() {
       Command({"SET", key, "1", "PX", ttl}, [this](redisReply* reply) { OnHeartbeatReply(reply); });
     }
   }
+  ProbeSubscription(now);
+  if (!up_) return;  // the probe found the subscription dead
   if (events_.heartbeat) events_.heartbeat();
 }
 
@@ -271,6 +313,10 @@ int64_t RedisLink::RunDeadlineMs() const {
 // accepted sets (this pod was frozen or starved: its timers did not run).
 void RedisLink::OnHeartbeatReply(redisReply* reply) {
   if (closing_ || reply == nullptr || !heartbeat_sent_at_) return;  // lost: OnUp() follows
+  if (reply->type == REDIS_REPLY_ERROR && IsDemotion(ReplyText(reply))) {
+    OnLost("the master became a replica: " + std::string(ReplyText(reply)));
+    return;
+  }
   if (reply->type == REDIS_REPLY_ERROR && !heartbeat_refused_) {
     NoteRefusal("the liveness key", ReplyText(reply));
     heartbeat_refused_ = true;
@@ -544,7 +590,8 @@ void RedisLink::Close() {
   for (const auto& node : nodes_) node->Quit();
   if (probe_) probe_->Drop();
   FailGated();
-  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_, &retry_timer_}) {
+  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_, &retry_timer_,
+                            &sentinel_defer_timer_, &sentinel_deadline_timer_}) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(timer))) {
       uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
     }

@@ -21,6 +21,13 @@
 // lapsed while the link stayed up (Redis refused to set them, or this pod was frozen or starved
 // past the TTL), so that it can claim its peers again. It also notices a Redis node that
 // restarted (its run_id changed) while the link was down.
+//
+// With `sentinel`, the server is the master a set of Redis Sentinels names (redis_link_sentinel.cc,
+// sentinel_resolver.h): every connection attempt asks them again, checks ROLE, and a failover
+// (the master's run_id changed) is reported as a restart, since the new master may lack what the
+// old one had not replicated. In every mode the link probes its own subscription
+// (subscription_probe.h): a probe that does not come back counts as a lost link, as after a
+// failover whose subscription silently delivers nothing.
 #pragma once
 
 #include <uv.h>
@@ -41,7 +48,9 @@
 #include "routing/redis_url.h"
 #include "routing/routed_frame.h"
 #include "routing/script_runner.h"
+#include "routing/sentinel_resolver.h"
 #include "routing/slot_map.h"
+#include "routing/subscription_probe.h"
 
 namespace switchboard::routing {
 
@@ -55,6 +64,14 @@ class RedisLink {
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);
     std::vector<std::string> scripts;  // for the ScriptRunner
+    // With Redis Sentinel: the master's name and the sentinels to ask (`address` then gives only
+    // the master's user, password and db), and the sentinels' own password (empty: none).
+    struct Sentinel {
+      std::string master_name;
+      std::vector<NodeAddress> sentinels;
+      std::string password;
+    };
+    std::optional<Sentinel> sentinel = {};
   };
 
   // What the link reports. None of these is called after Close(). Each may use the link.
@@ -146,6 +163,18 @@ class RedisLink {
   };
 
   void Connect();
+  // Sentinel (redis_link_sentinel.cc): carries out the resolver's steps until it names a master
+  // that ROLE confirmed, then connects the node there.
+  void CarrySentinelStep(const SentinelResolver::Step& step);
+  void AskSentinel(const SentinelResolver::Step& step);
+  void CheckRole(const SentinelResolver::Step& step);
+  // From a connection's callback: the next step runs from a timer, where the connection may go.
+  void DeferSentinelStep(std::optional<SentinelResolver::Step> step);
+  void OnSentinelDeadline();
+  // A command answered -READONLY: the master was demoted under the link.
+  bool IsDemotion(std::string_view error) const;
+  // The subscription probe, each heartbeat while up.
+  void ProbeSubscription(Clock::time_point now);
   void AskForSlots();
   void OnSlots(const RedisAddress& asked, redisReply* reply);
   // Makes the nodes (one, or one per master of slots_) and connects them.
@@ -190,6 +219,11 @@ class RedisLink {
   uv_timer_t reconnect_timer_{};
   uv_timer_t heartbeat_timer_{};
   Backoff backoff_;
+  std::optional<SentinelResolver> resolver_;             // with options_.sentinel
+  std::optional<SentinelResolver::Step> deferred_step_;  // for sentinel_defer_timer_
+  uv_timer_t sentinel_defer_timer_{};
+  uv_timer_t sentinel_deadline_timer_{};  // the current step's deadline
+  SubscriptionProbe subscription_probe_;
   bool up_ = false;
   bool closing_ = false;
   std::string last_failure_;  // why the link last failed, logged once per cause while down

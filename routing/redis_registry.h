@@ -47,6 +47,7 @@ class RedisRegistry : public Registry {
   struct Options {
     RedisAddress address;  // with `cluster`, one node of a Redis Cluster
     bool cluster = false;
+    std::optional<RedisLink::Options::Sentinel> sentinel;  // the master behind Redis Sentinel
     std::string prefix = "switchboard";
     std::string pod_id;
     Clock::duration expire = std::chrono::milliseconds(5000);

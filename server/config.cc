@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "routing/redis_url.h"
+#include "routing/sentinel_resolver.h"
 #include "server/client_address.h"
 #include "server/origin_allowlist.h"
 
@@ -97,6 +98,17 @@ const std::vector<Flag>& Flags() {
        "--redis-url names one node of a Redis Cluster: learn the others from it and use sharded "
        "pub/sub",
        nullptr, nullptr, 0, 0, &Config::redis_cluster},
+      {"redis-sentinels",
+       "host:port,... of Redis Sentinels: use the master they name (--redis-sentinel-master), "
+       "asking them again on every reconnect; --redis-url then gives only the user, password and "
+       "db (default: none)",
+       &Config::redis_sentinels},
+      {"redis-sentinel-master", "the name the sentinels monitor the master under",
+       &Config::redis_sentinel_master},
+      {"redis-sentinel-password",
+       "password of the sentinels themselves, if they require one (default: none); prefer the "
+       "variable",
+       &Config::redis_sentinel_password},
       {"peerjs-path",
        "where the PeerJS endpoint is mounted: WebSocket <path>peerjs, HTTP <path> and "
        "<path><key>/id",
@@ -149,6 +161,34 @@ const std::vector<Flag>& Flags() {
        &Config::trusted_proxies},
   };
   return kFlags;
+}
+
+bool ValidateSentinel(const Config& config, std::string* error) {
+  if (config.redis_sentinels.empty()) {
+    if (!config.redis_sentinel_master.empty() || !config.redis_sentinel_password.empty()) {
+      *error = "--redis-sentinel-*: set without --redis-sentinels, so there is no sentinel to ask";
+      return false;
+    }
+    return true;
+  }
+  std::string why;
+  if (!routing::ParseSentinelList(config.redis_sentinels, &why)) {
+    *error = "--redis-sentinels: " + why;
+    return false;
+  }
+  if (config.redis_sentinel_master.empty()) {
+    *error = "--redis-sentinels: --redis-sentinel-master must name the master to ask for";
+    return false;
+  }
+  if (!routing::IsValidSentinelMasterName(config.redis_sentinel_master, &why)) {
+    *error = "--redis-sentinel-master: " + why;
+    return false;
+  }
+  if (config.redis_cluster) {
+    *error = "--redis-cluster: a Redis Cluster fails over by itself; drop --redis-sentinels";
+    return false;
+  }
+  return true;
 }
 
 // SWITCHBOARD_ + the flag's name in upper snake case.
@@ -289,11 +329,11 @@ bool Validate(Config* config, std::string* error) {
   } else if (config->redis_cluster) {
     *error = "--redis-cluster: set without --redis-url, so there is no cluster to join";
     return false;
-  } else if (!config->redis_password.empty()) {
+  } else if (!config->redis_password.empty() && config->redis_sentinels.empty()) {
     *error = "--redis-password: set without --redis-url, so there is no Redis to log in to";
     return false;
   }
-  return true;
+  return ValidateSentinel(*config, error);
 }
 
 }  // namespace

@@ -43,7 +43,13 @@ struct Config {
   std::string redis_url;       // empty: the embedded single-pod backend
   std::string redis_password;  // AUTH password when redis_url holds none
   std::string redis_prefix = "switchboard";
-  bool redis_cluster = false;     // redis_url names a node of a Redis Cluster
+  bool redis_cluster = false;           // redis_url names a node of a Redis Cluster
+  std::string redis_sentinels;          // host:port,... of Redis Sentinels (empty: no Sentinel)
+  std::string redis_sentinel_master;    // the name they monitor the master under
+  std::string redis_sentinel_password;  // the sentinels' own password (empty: none)
+
+  // Whether the pods share peers through Redis (a URL, or Sentinel).
+  bool uses_redis() const { return !redis_url.empty() || !redis_sentinels.empty(); }
   std::string peerjs_path = "/";  // PeerJS clients connect to <peerjs_path>peerjs
   std::string peerjs_key = "peerjs";
   bool peerjs_allow_discovery = false;

@@ -174,13 +174,20 @@ std::unique_ptr<routing::Registry> Server::MakeRegistry() {
       static_cast<size_t>(config_.max_queued_per_sender),
       static_cast<size_t>(config_.max_queued_bytes_per_sender),
       static_cast<size_t>(config_.max_queued), static_cast<size_t>(config_.max_queued_bytes)};
-  if (config_.redis_url.empty()) {
+  if (!config_.uses_redis()) {
     return std::make_unique<routing::EmbeddedRegistry>(
         routing::EmbeddedRegistry::Options{expire, max_queued, budget});
   }
   std::string error;
   routing::RedisRegistry::Options options;
-  options.address = *routing::ParseRedisUrl(config_.redis_url, &error);  // checked by ParseConfig
+  if (!config_.redis_url.empty()) {
+    options.address = *routing::ParseRedisUrl(config_.redis_url, &error);  // checked by ParseConfig
+  }
+  if (!config_.redis_sentinels.empty()) {
+    options.sentinel = routing::RedisLink::Options::Sentinel{
+        config_.redis_sentinel_master, *routing::ParseSentinelList(config_.redis_sentinels, &error),
+        config_.redis_sentinel_password};
+  }
   if (!config_.redis_password.empty()) options.address.password = config_.redis_password;
   options.prefix = config_.redis_prefix;
   options.cluster = config_.redis_cluster;
