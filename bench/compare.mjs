@@ -1041,8 +1041,24 @@ Each run also prints the generator's one-line summary, and \`switchboard-bench -
 single scenario by hand (bench/README.md).
 
 ${baselineSection(context, results)}`;
-  writeFileSync(join(options.out, 'benchmarks.md'), page);
+  writeFileSync(join(options.out, 'benchmarks.md'), page + keptSections(join(options.out, 'benchmarks.md')));
   writeFileSync(join(options.out, 'benchmarks.json'), JSON.stringify({ date, machine: context.machine ?? machineDescription(), fixedRate: context.fixedRate, plan: p, baselines: options.baselines.map((b) => b.label), results }, null, 2) + '\n');
+}
+
+// The sections other scripts write into the page (between their markers), as the page has them
+// now, so that rewriting the page keeps them: bench/scale_up_curve.mjs's "Rebalancing after a
+// scale-up".
+function keptSections(pagePath) {
+  if (!existsSync(pagePath)) return '';
+  const old = readFileSync(pagePath, 'utf8');
+  let kept = '';
+  for (const name of ['scale_up_curve']) {
+    const begin = old.indexOf(`<!-- ${name}:begin -->`);
+    const endMarker = `<!-- ${name}:end -->`;
+    const end = old.indexOf(endMarker, begin);
+    if (begin >= 0 && end > begin) kept += `\n${old.slice(begin, end + endMarker.length)}\n`;
+  }
+  return kept;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,15 @@
 // a connection that gets no welcome within WELCOME_TIMEOUT_MS is dropped and tried again. The
 // pods to choose from are run.endpoints (env.endpoints, the same array): addFaultPod puts a new
 // pod in once its /readyz answers 200, removeFaultPod takes one out before it is sent SIGTERM
-// (as a Kubernetes Service stops routing to a terminating pod). A peer
+// (as a Kubernetes Service stops routing to a terminating pod). How a reconnect picks its pod is
+// the run's `pick` (new FaultRun(endpoints, { pick })): 'random' (the default: uniformly among
+// the endpoints, as kube-proxy does) or 'least-connections' (the endpoint with the fewest of the
+// run's connections open or opening, ties broken at random: what a least-connections or ewma
+// load balancer, such as the example Ingress in k8s/, does). A {"type":"reconnect"} frame (the
+// server's notice before it closes a connection to rebalance, with 1012) is counted by reason
+// in run.reconnectFrames and changes nothing else: the peer keeps sending until the close
+// (run.closes counts the closes of welcomed connections by code; run.refusals, by pod, and
+// run.refusalCodes, by code, those of connections closed before their welcome). A peer
 // sent "away" (FaultRun.leave) stops sending, waits QUIET_MS so that what it sent is through,
 // closes with 1000 and stays away until FaultRun.rejoin.
 //
@@ -117,6 +125,8 @@ export const READY_TIMEOUT_MS = 10000; // a new pod's /readyz must answer 200 wi
 export const EXIT_TIMEOUT_MS = 10000; // a pod sent SIGTERM must exit (drain 1 s + 5 s) within this
 // Close codes of a clean close frame the server chose; they never excuse a loss ("sender gone").
 export const SERVER_CHOSEN_CLOSES = new Set([1001, 1012, 4410, 1008]);
+// How a reconnecting peer picks its pod (FaultRun's `pick`).
+export const PICKS = ['random', 'least-connections'];
 const SEND_MIN_MS = 100;
 const SEND_MAX_MS = 200;
 const TICK_MS = 20;
@@ -259,6 +269,27 @@ export async function allReconnected(run, timeoutMs) {
     if (run.peers.every((p) => p.away || (p.conn && pods.has(p.conn.pod)))) return true;
     if (Date.now() > deadline) return false;
     await sleep(20);
+  }
+}
+
+// Whether every count of `counts` ({pod: connections}) is within the mean give or take `percent`
+// of it, bounds included, as the server's ShedController judges (server/shed_controller.h).
+export function isBalanced(counts, percent) {
+  const values = Object.values(counts);
+  if (!values.length) return true;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return values.every((n) => Math.abs(n - mean) <= (mean * percent) / 100);
+}
+
+// Resolves once the peers' own view of the endpoints (run.connectedPerPod(): the peers connected
+// now, per pod) is balanced within `percent`, polled every 50 ms, with that view and the time it
+// was seen; or with balancedAt null and the last view at `deadline` (a Date.now() value).
+export async function waitBalanced(run, { percent, deadline }) {
+  for (;;) {
+    const counts = run.connectedPerPod();
+    if (isBalanced(counts, percent)) return { balancedAt: Date.now(), counts };
+    if (Date.now() > deadline) return { balancedAt: null, counts };
+    await sleep(50);
   }
 }
 
@@ -526,7 +557,7 @@ class Peer {
     this.id = id;
     this.token = `tok-${id}-${Math.random().toString(36).slice(2)}`;
     this.partnerId = partnerId;
-    this.conns = []; // every connection attempt: {n, pod, openedAt, welcomedAt, closedAt, code, deliberate, killedAt, ws}
+    this.conns = []; // every connection attempt: {n, pod, openedAt, welcomedAt, closedAt, code, deliberate, killedAt, reconnectAt, ws}
     this.conn = null; // the welcomed, open connection
     this.pending = null; // a connection attempt in progress or a reconnect timer
     this.away = false;
@@ -555,6 +586,7 @@ class Peer {
       code: null,
       deliberate: false,
       killedAt: null,
+      reconnectAt: null, // when a {"type":"reconnect"} frame came
       ws: null,
     };
     this.conns.push(conn);
@@ -593,6 +625,11 @@ class Peer {
         run.error(this, conn, msg, now);
         return;
       }
+      if (msg.type === 'reconnect' && conn.reconnectAt === null) {
+        conn.reconnectAt = now;
+        run.count(run.reconnectFrames, String(msg.reason));
+        return;
+      }
       run.unexpected.push(`[${this.id}] ${JSON.stringify(msg).slice(0, 200)}`);
     });
     ws.on('error', () => {}); // a 'close' follows
@@ -602,7 +639,10 @@ class Peer {
       conn.code = code;
       conn.ws = null;
       if (conn.welcomedAt) run.count(run.closes, String(code));
-      else run.count(run.refusals, ep.name);
+      else {
+        run.count(run.refusals, ep.name);
+        run.count(run.refusalCodes, String(code));
+      }
       if (this.conn === conn) this.conn = null;
       if (this.pending === conn) this.pending = null;
       if (run.stopped || this.away || conn.deliberate) return;
@@ -656,9 +696,11 @@ class Peer {
 // The run
 
 export class FaultRun {
-  constructor(endpoints, { peers = PEERS } = {}) {
+  constructor(endpoints, { peers = PEERS, pick = 'random' } = {}) {
     assert.ok(peers % 2 === 0, 'an even number of peers');
+    assert.ok(PICKS.includes(pick), `pick is one of ${PICKS.join(', ')}, not ${pick}`);
     this.endpoints = endpoints;
+    this.pick = pick;
     this.peers = [];
     this.byId = new Map();
     for (let i = 0; i < peers; i++) {
@@ -675,6 +717,8 @@ export class FaultRun {
     this.refusals = {};
     this.welcomeTimeouts = {};
     this.otherErrors = {};
+    this.reconnectFrames = {}; // reason -> count
+    this.refusalCodes = {}; // close code of the connections closed before their welcome -> count
     this.unexpected = [];
     this.events = []; // {t, what}
     this.faultStart = null;
@@ -693,7 +737,37 @@ export class FaultRun {
   }
 
   pickEndpoint() {
+    if (this.pick === 'least-connections') {
+      const open = this.openPerPod();
+      let least = Infinity;
+      let choice = [];
+      for (const ep of this.endpoints) {
+        const n = open.get(ep.name) ?? 0;
+        if (n < least) [least, choice] = [n, [ep]];
+        else if (n === least) choice.push(ep);
+      }
+      return choice[Math.floor(Math.random() * choice.length)];
+    }
     return this.endpoints[Math.floor(Math.random() * this.endpoints.length)];
+  }
+
+  // What a least-connections balancer counts: per pod, the peers' connections to it that are
+  // open, welcomed or still in their handshake.
+  openPerPod() {
+    const open = new Map();
+    for (const p of this.peers) {
+      for (const c of [p.conn, p.pending]) {
+        if (c?.pod !== undefined && c.closedAt === null) open.set(c.pod, (open.get(c.pod) ?? 0) + 1);
+      }
+    }
+    return open;
+  }
+
+  // The peers' own view: per endpoint, how many peers are connected (welcomed) to it now.
+  connectedPerPod() {
+    const counts = Object.fromEntries(this.endpoints.map((ep) => [ep.name, 0]));
+    for (const p of this.peers) if (p.conn && p.conn.pod in counts) counts[p.conn.pod]++;
+    return counts;
   }
 
   // Connects every peer to its starting pod (i % pods), a batch at a time; resolves when all are
@@ -865,8 +939,11 @@ export class FaultRun {
       reachMaxMs: 0,
       reachP50Ms: 0,
       notices: 0,
+      pick: this.pick,
       closes: this.closes,
+      reconnectFrames: this.reconnectFrames,
       refusals: this.refusals,
+      refusalCodes: this.refusalCodes,
       welcomeTimeouts: this.welcomeTimeouts,
       attempts: this.attempts,
       errors: this.otherErrors,
@@ -1045,8 +1122,11 @@ export function report(t, stats, pods = []) {
   t.diagnostic(line);
   if (pods.length) t.diagnostic(`pod warnings since the traffic started ${JSON.stringify(podLogSummary(pods, stats.trafficStartedAt, stats.faultStartedAt))}`);
   const detail = {
+    pick: stats.pick,
     closes: stats.closes,
+    reconnectFrames: stats.reconnectFrames,
     refusals: stats.refusals,
+    refusalCodes: stats.refusalCodes,
     welcomeTimeouts: stats.welcomeTimeouts,
     attempts: stats.attempts,
     errors: stats.errors,
