@@ -55,7 +55,8 @@ RedisLink::RedisLink(uv_loop_t* loop, Options options, Events events)
                                                 .sentinels = options_.sentinel->sentinels,
                                                 .random_unit = RandomUnit});
   }
-  for (uv_timer_t* timer : {&sentinel_defer_timer_, &sentinel_deadline_timer_}) {
+  for (uv_timer_t* timer :
+       {&sentinel_defer_timer_, &sentinel_deadline_timer_, &sentinel_watch_timer_}) {
     uv_timer_init(loop_, timer);
     timer->data = this;
   }
@@ -74,6 +75,7 @@ void RedisLink::Start() {
   auto on_heartbeat = [](uv_timer_t* timer) { static_cast<RedisLink*>(timer->data)->Heartbeat(); };
   const auto period = static_cast<uint64_t>(options_.heartbeat.count());
   uv_timer_start(&heartbeat_timer_, on_heartbeat, period, period);
+  if (resolver_) WatchSentinels();
   Connect();
 }
 
@@ -589,9 +591,11 @@ void RedisLink::Close() {
   up_ = false;
   for (const auto& node : nodes_) node->Quit();
   if (probe_) probe_->Drop();
+  if (sentinel_watch_) sentinel_watch_->Drop();
   FailGated();
-  for (uv_timer_t* timer : {&reconnect_timer_, &heartbeat_timer_, &retry_timer_,
-                            &sentinel_defer_timer_, &sentinel_deadline_timer_}) {
+  for (uv_timer_t* timer :
+       {&reconnect_timer_, &heartbeat_timer_, &retry_timer_, &sentinel_defer_timer_,
+        &sentinel_deadline_timer_, &sentinel_watch_timer_}) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(timer))) {
       uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
     }

@@ -171,6 +171,11 @@ class RedisLink {
   // From a connection's callback: the next step runs from a timer, where the connection may go.
   void DeferSentinelStep(std::optional<SentinelResolver::Step> step);
   void OnSentinelDeadline();
+  // Subscribes to +switch-master on a sentinel (the one the resolver trusts most), and again on
+  // the next one a second after that connection is lost: a failover announced is acted on at
+  // once, instead of when the old master's connection fails.
+  void WatchSentinels();
+  void OnSwitchMaster(std::string_view payload);
   // A command answered -READONLY: the master was demoted under the link.
   bool IsDemotion(std::string_view error) const;
   // The subscription probe, each heartbeat while up.
@@ -222,7 +227,10 @@ class RedisLink {
   std::optional<SentinelResolver> resolver_;             // with options_.sentinel
   std::optional<SentinelResolver::Step> deferred_step_;  // for sentinel_defer_timer_
   uv_timer_t sentinel_defer_timer_{};
-  uv_timer_t sentinel_deadline_timer_{};  // the current step's deadline
+  uv_timer_t sentinel_deadline_timer_{};             // the current step's deadline
+  std::unique_ptr<RedisConnection> sentinel_watch_;  // subscribed to +switch-master
+  uv_timer_t sentinel_watch_timer_{};                // to watch again after it was lost
+  size_t watched_ = 0;                               // watches started, to pick the next sentinel
   SubscriptionProbe subscription_probe_;
   bool up_ = false;
   bool closing_ = false;

@@ -140,6 +140,47 @@ void RedisLink::OnSentinelDeadline() {
   }
 }
 
+void RedisLink::WatchSentinels() {
+  if (closing_) return;
+  const std::vector<NodeAddress>& sentinels = resolver_->sentinels();
+  // The first watch goes to the front of the list, each later one to the next sentinel.
+  const NodeAddress& at = sentinels[watched_++ % sentinels.size()];
+  RedisAddress sentinel{at.host, at.port, "", options_.sentinel->password, 0};
+  sentinel_watch_ = std::make_unique<RedisConnection>(
+      loop_, std::move(sentinel), "sentinel-watch",
+      RedisConnection::Events{.connected =
+                                  [this] {
+                                    sentinel_watch_->Subscribe(
+                                        "SUBSCRIBE", {"+switch-master"},
+                                        [this](std::string_view kind, std::string_view,
+                                               std::string_view payload) {
+                                          if (kind == "message") OnSwitchMaster(payload);
+                                        });
+                                  },
+                              .lost =
+                                  [this](std::string_view) {
+                                    // Only an accelerator: retried quietly, never waited for.
+                                    uv_timer_start(
+                                        &sentinel_watch_timer_,
+                                        [](uv_timer_t* timer) {
+                                          static_cast<RedisLink*>(timer->data)->WatchSentinels();
+                                        },
+                                        1000, 0);
+                                  }});
+  sentinel_watch_->Connect();
+}
+
+void RedisLink::OnSwitchMaster(std::string_view payload) {
+  std::string error;
+  const std::optional<SwitchMaster> message = ParseSwitchMaster(payload, &error);
+  if (!message || message->master_name != options_.sentinel->master_name) return;
+  if (events_.log) {
+    events_.log(true, "a sentinel announced a new master",
+                ToString(message->from) + " -> " + ToString(message->to));
+  }
+  DeferSentinelStep(resolver_->OnSwitchMaster(Clock::now(), *message));
+}
+
 bool RedisLink::IsDemotion(std::string_view error) const {
   return options_.sentinel && error.starts_with("READONLY");
 }

@@ -69,6 +69,26 @@ describe('Redis Sentinel', { timeout: 120000 }, () => {
     b.close();
   });
 
+  it('speaks to sentinels that require a password', async (t) => {
+    const rs = await startRedisSentinel({ replicas: 1, sentinels: 3, sentinelPassword: 'sentinel-secret', t });
+    const prefix = uniquePrefix('sp');
+    const good = await startSentinelPod(rs, prefix, 'sp-1', { 'redis-sentinel-password': 'sentinel-secret' });
+    t.after(() => good.stop());
+    const bad = await startServer({
+      'redis-sentinels': rs.sentinelAddresses,
+      'redis-sentinel-master': rs.masterName,
+      'redis-prefix': prefix,
+      'pod-id': 'sp-2',
+    });
+    t.after(() => bad.stop());
+    await eventually(
+      async () => assert.match(JSON.stringify(bad.logs.filter((o) => o.msg === 'redis unreachable')), /NOAUTH|auth/i),
+      { timeoutMs: 5000 },
+    );
+    assert.equal((await bad.metrics()).sum('switchboard_redis_up'), 0);
+    assert.equal((await good.metrics()).sum('switchboard_redis_up'), 1);
+  });
+
   it('refuses bad sentinel flags with a clear error', async () => {
     for (const [flags, pattern] of [
       [{ 'redis-sentinel-master': 'm' }, /--redis-sentinel-\*: set without --redis-sentinels/],
