@@ -34,7 +34,8 @@ void Rebalancer::Exchange(ShedController::Clock::time_point now, const routing::
   asking_ = true;
   registry_.ExchangeLoads(own, [this, now](std::optional<std::vector<routing::PodLoad>> pods) {
     asking_ = false;
-    if (pods) latest_ = ShedController::Snapshot{now, std::move(*pods)};
+    // Redis unreachable: nothing is shed until it answers again, not even on the last answer.
+    latest_ = pods ? ShedController::Snapshot{now, std::move(*pods)} : ShedController::Snapshot{};
   });
 }
 

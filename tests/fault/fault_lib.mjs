@@ -198,11 +198,22 @@ export function unixEndpoint(srv, socketPath) {
 // The standard cluster of the suite: one redis-server (or `redis`, already started), `pods` pods named <tag>-1..n, started
 // together, or one after the other `staggerMs` apart (so that their 1 s heartbeat ticks fall at
 // different phases).
-export async function startFaultCluster({ tag, pods = 3, flags = {}, staggerMs = 0, redis: given }) {
-  const redis = given ?? (await startRedis());
+// With `sentinel` (true, or the options of startRedisSentinel), `redis` is a Redis Sentinel
+// deployment (integration/redis_sentinel.mjs; by default 1 master, 2 replicas, 3 sentinels), and
+// the pods find its master through the sentinels (--redis-sentinels, --redis-sentinel-master,
+// no --redis-url); env.redisFlags holds those flags (addFaultPod gives them to a new pod).
+export async function startFaultCluster({ tag, pods = 3, flags = {}, staggerMs = 0, redis: given, sentinel = false }) {
+  let redis = given;
+  let redisFlags = {};
+  if (sentinel) {
+    const { startRedisSentinel } = await import('../integration/redis_sentinel.mjs');
+    redis ??= await startRedisSentinel(sentinel === true ? {} : sentinel);
+    redisFlags = { 'redis-url': null, 'redis-sentinels': redis.sentinelAddresses, 'redis-sentinel-master': redis.masterName };
+  }
+  redis ??= await startRedis();
   const prefix = uniquePrefix(tag);
   const cluster = new Cluster(redis, prefix);
-  const start = (i) => startPod(redis, { prefix, pod: `${tag}-${i + 1}`, flags: { ...POD_FLAGS, ...flags } });
+  const start = (i) => startPod(redis, { prefix, pod: `${tag}-${i + 1}`, flags: { ...POD_FLAGS, ...redisFlags, ...flags } });
   try {
     if (!staggerMs) {
       cluster.pods = await Promise.all(Array.from({ length: pods }, (_, i) => start(i)));
@@ -218,14 +229,14 @@ export async function startFaultCluster({ tag, pods = 3, flags = {}, staggerMs =
     await cluster.stop().catch(() => {});
     throw err;
   }
-  return { cluster, redis, endpoints: cluster.pods.map(tcpEndpoint) };
+  return { cluster, redis, redisFlags, endpoints: cluster.pods.map(tcpEndpoint) };
 }
 
 // A pod added to a running fault cluster, as a Kubernetes rollout or scale-out adds one: started
 // on the cluster's Redis and prefix with POD_FLAGS (stopped with the cluster), and put in
 // run.endpoints only once its /readyz answers 200 (before that no peer can pick it).
 export async function addFaultPod(env, run, pod, { flags = {}, timeoutMs = READY_TIMEOUT_MS } = {}) {
-  const srv = await env.cluster.addPod(pod, { ...POD_FLAGS, ...flags });
+  const srv = await env.cluster.addPod(pod, { ...POD_FLAGS, ...env.redisFlags, ...flags });
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   for (;;) {
