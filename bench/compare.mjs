@@ -22,11 +22,12 @@
 //   cross-pod           two Switchboard pods and one redis-server, each pair split across pods
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KEPT_SECTIONS, machineDescription, readSection } from './page_section.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -614,13 +615,6 @@ const fmt = (value, digits = 1) =>
   value === undefined || value === null || Number.isNaN(value) ? 'n/a' : value.toFixed(digits);
 const fmtInt = (value) => (value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US'));
 
-function machineDescription() {
-  const model = cpus()[0]?.model ?? 'unknown CPU';
-  const kernel = execFileSync('uname', ['-sr']).toString().trim();
-  const memory = `${Math.round(totalmem() / 2 ** 30)} GiB`;
-  return `${cpus().length} × ${model}, ${memory}, ${kernel}`;
-}
-
 function writeChart(context, results, pngPath) {
   const dataPath = join(context.tmp, 'latency.dat');
   const blocks = [];
@@ -1045,20 +1039,13 @@ ${baselineSection(context, results)}`;
   writeFileSync(join(options.out, 'benchmarks.json'), JSON.stringify({ date, machine: context.machine ?? machineDescription(), fixedRate: context.fixedRate, plan: p, baselines: options.baselines.map((b) => b.label), results }, null, 2) + '\n');
 }
 
-// The sections other scripts write into the page (between their markers), as the page has them
-// now, so that rewriting the page keeps them: bench/scale_up_curve.mjs's "Rebalancing after a
-// scale-up".
+// The sections other scripts write into the page (page_section.mjs, KEPT_SECTIONS), as the page
+// has them now, so that rewriting the page keeps them.
 function keptSections(pagePath) {
-  if (!existsSync(pagePath)) return '';
-  const old = readFileSync(pagePath, 'utf8');
-  let kept = '';
-  for (const name of ['scale_up_curve']) {
-    const begin = old.indexOf(`<!-- ${name}:begin -->`);
-    const endMarker = `<!-- ${name}:end -->`;
-    const end = old.indexOf(endMarker, begin);
-    if (begin >= 0 && end > begin) kept += `\n${old.slice(begin, end + endMarker.length)}\n`;
-  }
-  return kept;
+  return KEPT_SECTIONS.map((name) => readSection(pagePath, name))
+    .filter((text) => text)
+    .map((text) => `\n${text}\n`)
+    .join('');
 }
 
 // ---------------------------------------------------------------------------------------------

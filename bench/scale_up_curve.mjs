@@ -27,8 +27,7 @@
 // run only: never edit them, run this again. Exits 1 if a pick lost a message silently, reordered
 // or duplicated one, or did not balance in time.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -43,10 +42,9 @@ import {
   summarize,
   waitBalanced,
 } from '../tests/fault/fault_lib.mjs';
+import { commit, machineDescription, writeSection } from './page_section.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BEGIN = '<!-- scale_up_curve:begin -->';
-const END = '<!-- scale_up_curve:end -->';
 
 function parseOptions(argv) {
   const o = {
@@ -97,21 +95,6 @@ function parseOptions(argv) {
   if (!(o.ratePermille > 0)) throw new Error('--rate-permille must be above 0 (0 turns rebalancing off)');
   o.command = `cd bench && node scale_up_curve.mjs${argv.length ? ` ${argv.join(' ')}` : ''}`;
   return o;
-}
-
-// The checkout's commit, for the page (the server is $SWITCHBOARD_BIN, else build/switchboard).
-function commit() {
-  try {
-    return execFileSync('git', ['-C', here, 'rev-parse', '--short', 'HEAD']).toString().trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-function machineDescription() {
-  const model = cpus()[0]?.model ?? 'unknown CPU';
-  const kernel = execFileSync('uname', ['-sr']).toString().trim();
-  return `${cpus().length} × ${model}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${kernel}`;
 }
 
 // What the rate implies, from the shape alone: each old pod holds 2 x the mean m and must come
@@ -352,8 +335,7 @@ function section(saved) {
     );
   });
   const lines = saved.results.map((r) => `- ${r.pick}: ${r.counts.line}`);
-  return `${BEGIN}
-## Rebalancing after a scale-up
+  return `## Rebalancing after a scale-up
 
 <!-- Written by bench/scale_up_curve.mjs: do not edit by hand; run it again. -->
 
@@ -391,18 +373,7 @@ Every sample is in [benchmarks-rebalance.csv](benchmarks-rebalance.csv), everyth
 benchmarks-rebalance.json. The fault suite's counts line, as printed:
 
 ${lines.join('\n')}
-${END}
 `;
-}
-
-function writePage(saved, pagePath) {
-  const text = section(saved);
-  let page = existsSync(pagePath) ? readFileSync(pagePath, 'utf8') : '# Benchmarks\n';
-  const a = page.indexOf(BEGIN);
-  const b = page.indexOf(END);
-  if (a >= 0 && b > a) page = page.slice(0, a) + text + page.slice(b + END.length).replace(/^\n/, '');
-  else page = `${page.replace(/\n*$/, '\n\n')}${text}`;
-  writeFileSync(pagePath, page);
 }
 
 function writeAll(saved, out) {
@@ -410,7 +381,7 @@ function writeAll(saved, out) {
   const csv = join(out, 'benchmarks-rebalance.csv');
   writeCsv(saved, csv);
   writeChart(saved, csv, join(out, 'benchmarks-rebalance.png'));
-  writePage(saved, join(out, 'benchmarks.md'));
+  writeSection(join(out, 'benchmarks.md'), 'scale_up_curve', section(saved));
   console.error(`wrote ${csv}, benchmarks-rebalance.png and the section of benchmarks.md in ${out}`);
 }
 

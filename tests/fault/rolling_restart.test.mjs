@@ -1,48 +1,18 @@
 // Fault (issue 14, part 4): a rolling restart under traffic, as a Deployment with maxSurge and
-// maxUnavailable: 0 does it. For each of the 3 pods in turn: a replacement (a new pod id) starts
-// and joins the endpoints once its /readyz answers 200; the old pod leaves the endpoints, gets
-// SIGTERM, closes its peers with 1001 "draining" over --drain-seconds (1 s here) and exits. The
-// peers reconnect (same id and token) to a pod chosen at random among the endpoints. A close
-// with 1001 excuses nothing (fault_lib.mjs, "sender gone"): every frame must be delivered or its
-// sender told, in order, without duplicates.
+// maxUnavailable: 0 does it (lifecycle_scenarios.mjs, ROLLING_RESTART), with --drain-seconds 1.
+// A close with 1001 excuses nothing (fault_lib.mjs, "sender gone"): every frame must be
+// delivered or its sender told, in order, without duplicates. bench/pod_lifecycle.mjs runs it
+// longer, with more peers and the default drain window.
 
 import { describe, it } from 'node:test';
-import {
-  FaultRun,
-  WARMUP_MS,
-  addFaultPod,
-  allReconnected,
-  assertFaultFree,
-  removeFaultPod,
-  report,
-  sleep,
-  startFaultCluster,
-} from './fault_lib.mjs';
+import { assertFaultFree, report } from './fault_lib.mjs';
+import { ROLLING_RESTART, runScenario } from './lifecycle_scenarios.mjs';
 
-const RECONNECT_DEADLINE_MS = 10000;
-
-describe('fault: a rolling restart (each pod replaced, then drained with SIGTERM)', { timeout: 120000 }, () => {
+describe(`fault: ${ROLLING_RESTART.title}`, { timeout: 120000 }, () => {
   it('loses nothing silently, keeps order, and every pair is reachable again', async (t) => {
-    const env = await startFaultCluster({ tag: 'frr' });
-    const run = new FaultRun(env.endpoints);
-    t.after(async () => {
-      run.stop();
-      await env.cluster.stop();
-    });
-    await run.connectAll();
-    run.startTraffic();
-    await sleep(WARMUP_MS);
-    const originals = [...env.cluster.pods];
-    run.faultStarted(`rolling restart of ${originals.map((p) => p.pod).join(', ')}`);
-    for (const [i, old] of originals.entries()) {
-      await addFaultPod(env, run, `frr-${originals.length + i + 1}`);
-      await removeFaultPod(run, old);
-    }
-    // The fault ends when the last old pod has exited and every peer is connected again.
-    await allReconnected(run, RECONNECT_DEADLINE_MS);
-    run.faultEnded();
-    const stats = await run.finish();
-    report(t, stats, env.cluster.pods);
+    const { stats, extra, pods } = await runScenario(ROLLING_RESTART);
+    report(t, stats, pods);
+    t.diagnostic(`rollout ${extra.rolloutMs} ms; every peer connected again: ${extra.reconnected}`);
     assertFaultFree(stats);
   });
 });
