@@ -291,4 +291,15 @@ const JsonMember* JsonDocument::Member(std::string_view name) const {
   return nullptr;
 }
 
+void SplitJsonArray(std::string_view raw_array, std::vector<std::string_view>* elements) {
+  elements->clear();
+  size_t at = SkipWhitespace(raw_array, 1);  // past the '['
+  while (at < raw_array.size() && raw_array[at] != ']') {
+    const size_t end = SkipValue(raw_array, at);
+    elements->push_back(raw_array.substr(at, end - at));
+    at = SkipWhitespace(raw_array, end);
+    if (at < raw_array.size() && raw_array[at] == ',') at = SkipWhitespace(raw_array, at + 1);
+  }
+}
+
 }  // namespace switchboard::protocol

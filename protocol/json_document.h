@@ -69,4 +69,9 @@ class JsonDocument {
   Json::Value jsoncpp_root_;  // holds the decoded strings of a frame jsoncpp parsed
 };
 
+// Replaces `elements` with the bytes of each element of `raw_array`, in order: the raw bytes of a
+// kArray value of a document JsonDocument::Parse accepted (only such text is valid input: the
+// scan checks nothing). Views into `raw_array`.
+void SplitJsonArray(std::string_view raw_array, std::vector<std::string_view>* elements);
+
 }  // namespace switchboard::protocol

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::protocol {
 namespace {
@@ -407,6 +408,20 @@ TEST_F(JsonDocumentTest, StringOfANonStringIsEmpty) {
     EXPECT_NE(value->type, JsonType::kString) << name;
     EXPECT_TRUE(value->string.empty()) << name;
   }
+}
+
+TEST_F(JsonDocumentTest, SplitJsonArrayGivesEachElementsBytes) {
+  ASSERT_TRUE(document_.Parse(
+      R"({"a":[ {"x":"]}\"",  "y":[1,2]} ,"s,]",  -1.5e3,[[]],null, true ]})"));
+  std::vector<std::string_view> elements{"stale"};
+  SplitJsonArray(document_.Member("a")->raw, &elements);
+  EXPECT_EQ(elements, (std::vector<std::string_view>{R"({"x":"]}\"",  "y":[1,2]})", R"("s,]")",
+                                                     "-1.5e3", "[[]]", "null", "true"}));
+  ASSERT_TRUE(document_.Parse(R"({"e":[ ],"f":[]})"));
+  SplitJsonArray(document_.Member("e")->raw, &elements);
+  EXPECT_TRUE(elements.empty());
+  SplitJsonArray(document_.Member("f")->raw, &elements);
+  EXPECT_TRUE(elements.empty());
 }
 
 }  // namespace
