@@ -6,7 +6,8 @@
 namespace switchboard::routing {
 
 EmbeddedRegistry::EmbeddedRegistry(Options options)
-    : pending_(options.expire, options.max_queued_per_peer),
+    : swarms_(options.swarm_limits),
+      pending_(options.expire, options.max_queued_per_peer),
       budget_(options.queue_budget, options.expire) {}
 
 void EmbeddedRegistry::Register(std::string_view peer, std::string_view token,
@@ -82,6 +83,7 @@ void EmbeddedRegistry::Tick(Clock::time_point now) {
     stats_.expired += dropped;
     NotifySender(from, target, Undeliverable::kPeerUnavailable, {});
   });
+  swarms_.Tick(now);
 }
 
 RoutingStats EmbeddedRegistry::stats() const {

@@ -17,6 +17,7 @@ class EmbeddedRegistry : public Registry {
     Clock::duration expire = std::chrono::milliseconds(5000);  // how long a frame may wait
     size_t max_queued_per_peer = 256;                          // frames one absent peer may have
     QueueBudget::Limits queue_budget = {};  // what one sender, and all, may have queued
+    SwarmTable::Limits swarm_limits = {};   // swarm_directory.h
   };
 
   explicit EmbeddedRegistry(Options options);
@@ -28,6 +29,8 @@ class EmbeddedRegistry : public Registry {
   void Route(std::string_view from, std::string_view to, RoutedFrame frame,
              std::string_view ref) override;
   void ListPeers(ListCallback done) override;
+  SwarmDirectory& swarms() override { return swarms_; }
+  // Expires queued frames and lapses swarm members.
   void Tick(Clock::time_point now) override;
   RoutingStats stats() const override;
 
@@ -39,6 +42,7 @@ class EmbeddedRegistry : public Registry {
   void NotifySender(std::string_view sender, std::string_view target, Undeliverable reason,
                     std::string_view ref);
 
+  EmbeddedSwarmDirectory swarms_;
   PeerTable peers_;
   PendingQueue pending_;
   QueueBudget budget_;

@@ -1,5 +1,7 @@
 #include "routing/key_layout.h"
 
+#include <utility>
+
 #include "routing/cluster_slot.h"
 
 namespace switchboard::routing {
@@ -15,11 +17,16 @@ std::string BucketTag(int bucket) {
   }
 }
 
-KeyLayout::KeyLayout(std::string prefix) {
+KeyLayout::KeyLayout(std::string prefix) : prefix_(std::move(prefix)) {
   bucket_prefixes_.reserve(kBuckets);
   for (int bucket = 0; bucket < kBuckets; ++bucket) {
-    bucket_prefixes_.push_back(prefix + ":{" + BucketTag(bucket) + "}");
+    bucket_prefixes_.push_back(prefix_ + ":{" + BucketTag(bucket) + "}");
   }
+}
+
+std::array<std::string, 3> KeyLayout::Swarm(std::string_view swarm) const {
+  const std::string tag = prefix_ + ":{s:" + std::string(swarm) + "}:";
+  return {tag + "members", tag + "complete", tag + "downloaded"};
 }
 
 int KeyLayout::BucketOf(std::string_view peer) { return Crc16Xmodem(peer) % kBuckets; }

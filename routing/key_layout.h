@@ -22,8 +22,16 @@
 //   P:{T}:alive:<pod>      string with a TTL: the pod is alive
 //   P:{T}:pod:<pod>        channel the pod listens on for frames to the bucket's peers
 //   P:{T0}:loads           hash   pod -> "<deadline ms> <connections> <draining>" (bucket 0 only)
+//
+// Swarms (swarm_directory.h) are not in buckets: each swarm S is three keys under its own tag,
+// so that its members spread over the shards with the swarms and each swarm's script runs on one
+// slot:
+//   P:{s:S}:members        zset   member routing key -> the Unix ms at which it lapses
+//   P:{s:S}:complete       set    the members that have everything
+//   P:{s:S}:downloaded     string "completed" announces counted
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +64,10 @@ class KeyLayout {
   // Every pod's load, for rebalancing (in bucket 0's slot).
   std::string Loads() const { return Name(0, "loads"); }
 
+  // The keys of swarm `swarm` (members, complete, downloaded). The name must hold no brace, so
+  // that the hash tag is the whole "s:<swarm>".
+  std::array<std::string, 3> Swarm(std::string_view swarm) const;
+
   // The channel of `peer`'s bucket on which `pod` listens.
   std::string ChannelFor(std::string_view peer, std::string_view pod) const {
     return Channel(BucketOf(peer), pod);
@@ -64,6 +76,7 @@ class KeyLayout {
  private:
   std::string Name(int bucket, std::string_view suffix) const;
 
+  std::string prefix_;
   std::vector<std::string> bucket_prefixes_;
 };
 

@@ -6,15 +6,17 @@
 
 #include "routing/redis_registry_internal.h"
 #include "routing/redis_scripts.h"
+#include "routing/redis_swarm_scripts.h"
 
 namespace switchboard::routing {
 
 namespace {
 
 // In RegistryScript order.
-constexpr std::array<const std::string_view*, 8> kScripts = {
-    &scripts::kRoute,   &scripts::kRegister, &scripts::kUnregister, &scripts::kRelease,
-    &scripts::kRequeue, &scripts::kExpire,   &scripts::kReap,       &scripts::kLoads};
+constexpr std::array<const std::string_view*, 11> kScripts = {
+    &scripts::kRoute,         &scripts::kRegister,   &scripts::kUnregister, &scripts::kRelease,
+    &scripts::kRequeue,       &scripts::kExpire,     &scripts::kReap,       &scripts::kLoads,
+    &scripts::kSwarmAnnounce, &scripts::kSwarmLeave, &scripts::kSwarmCounts};
 
 // How long "<pod> <target>" stays in the bouncing set without the fence that clears it (the
 // sender's pod died).
@@ -66,7 +68,8 @@ RedisRegistry::RedisRegistry(uv_loop_t* loop, Options options)
              .heartbeat = [this] { OnHeartbeat(); },
              .stalled = [this](Clock::duration stalled) { OnStalled(stalled); },
              .log = options_.log}),
-      owners_(options_.owner_cache_size) {}
+      owners_(options_.owner_cache_size),
+      swarms_(link_, layout_, {kSwarmAnnounce, kSwarmLeave, kSwarmCounts}, options_.swarm_limits) {}
 
 RedisRegistry::~RedisRegistry() { Close(); }
 

@@ -37,6 +37,7 @@
 #include "routing/pod_message.h"
 #include "routing/queue_budget.h"
 #include "routing/redis_link.h"
+#include "routing/redis_swarm_directory.h"
 #include "routing/redis_url.h"
 #include "routing/registry.h"
 
@@ -53,6 +54,7 @@ class RedisRegistry : public Registry {
     Clock::duration expire = std::chrono::milliseconds(5000);
     size_t max_queued_per_peer = 256;
     QueueBudget::Limits queue_budget = {};  // what one sender of this pod, and all, may have queued
+    SwarmTable::Limits swarm_limits = {};   // swarm_directory.h (max_swarms is not used)
     std::chrono::milliseconds heartbeat = std::chrono::milliseconds(1000);  // liveness refresh
     std::chrono::milliseconds alive_ttl = std::chrono::milliseconds(3000);  // liveness key TTL
     size_t owner_cache_size = 100000;  // remote peers whose pod this pod remembers
@@ -87,6 +89,7 @@ class RedisRegistry : public Registry {
   void Tick(Clock::time_point now) override;
   RoutingStats stats() const override;
   void ExchangeLoads(const PodLoad& own, LoadsCallback done) override;
+  SwarmDirectory& swarms() override { return swarms_; }
   // Nothing is on its way while the link is down: what was is told already, or waits for a
   // link this pod will not see again.
   bool Settled() const override;
@@ -224,6 +227,7 @@ class RedisRegistry : public Registry {
 
   PeerTable peers_;
   OwnerCache owners_;
+  RedisSwarmDirectory swarms_;  // after link_ and layout_, which it uses
   DetourTable detours_;
   std::deque<Publish> publishes_;  // PUBLISHes awaiting their reply, in the order sent
   uint64_t publish_sequence_ = 0;  // numbers the PUBLISHes of frames

@@ -23,7 +23,19 @@
 namespace switchboard::routing {
 
 // Indexes into the scripts the link loads (redis_scripts.h), in this order.
-enum RegistryScript { kRoute, kRegister, kUnregister, kRelease, kRequeue, kExpire, kReap, kLoads };
+enum RegistryScript {
+  kRoute,
+  kRegister,
+  kUnregister,
+  kRelease,
+  kRequeue,
+  kExpire,
+  kReap,
+  kLoads,
+  kSwarmAnnounce,  // redis_swarm_scripts.h
+  kSwarmLeave,
+  kSwarmCounts,
+};
 
 inline std::string_view ReplyText(const redisReply* reply) {
   if (reply == nullptr || reply->str == nullptr) return {};

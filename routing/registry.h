@@ -22,6 +22,7 @@
 #include "routing/peer_connection.h"
 #include "routing/pod_load.h"
 #include "routing/routed_frame.h"
+#include "routing/swarm_directory.h"
 
 namespace switchboard::routing {
 
@@ -103,6 +104,10 @@ class Registry {
   virtual void ExchangeLoads(const PodLoad& /*own*/, LoadsCallback done) {
     done(std::vector<PodLoad>{});
   }
+
+  // Swarm membership on the same backend (swarm_directory.h): in this process for the embedded
+  // registry, in Redis beside the peer ids for the Redis one. Owned by the registry.
+  virtual SwarmDirectory& swarms() = 0;
 
   // Periodic work (queue expiry). The server calls it on a timer, with the current time.
   virtual void Tick(Clock::time_point now) = 0;

@@ -72,5 +72,18 @@ TEST(KeyLayoutTest, PeersSpreadOverTheBuckets) {
   }
 }
 
+TEST(KeyLayoutTest, EachSwarmsKeysShareASlotAndSwarmsSpread) {
+  const KeyLayout layout("sb");
+  const std::array<std::string, 3> keys = layout.Swarm("t00ff");
+  EXPECT_EQ(keys[0], "sb:{s:t00ff}:members");
+  EXPECT_EQ(keys[1], "sb:{s:t00ff}:complete");
+  EXPECT_EQ(keys[2], "sb:{s:t00ff}:downloaded");
+  EXPECT_EQ(KeySlot(keys[0]), KeySlot(keys[1]));
+  EXPECT_EQ(KeySlot(keys[0]), KeySlot(keys[2]));
+  std::set<int> slots;
+  for (int i = 0; i < 100; ++i) slots.insert(KeySlot(layout.Swarm("t" + std::to_string(i))[0]));
+  EXPECT_GT(slots.size(), 90u);
+}
+
 }  // namespace
 }  // namespace switchboard::routing

@@ -43,6 +43,7 @@ struct PodOptions {
   QueueBudget::Limits queue_budget = {};        // the server's defaults
   milliseconds heartbeat = milliseconds(1000);  // Redis only
   milliseconds alive_ttl = milliseconds(3000);  // Redis only
+  SwarmTable::Limits swarm_limits = {};
 };
 
 // For the tests that queue more than a sender may in production (--max-queued-per-sender).
@@ -123,7 +124,8 @@ class RegistryFixture : public testing::Test {
       auto embedded = std::make_unique<EmbeddedRegistry>(
           EmbeddedRegistry::Options{.expire = options.expire,
                                     .max_queued_per_peer = options.max_queued_per_peer,
-                                    .queue_budget = options.queue_budget});
+                                    .queue_budget = options.queue_budget,
+                                    .swarm_limits = options.swarm_limits});
       a_ = b_ = embedded.get();
       pods_.push_back(embedded.get());
       owned_.push_back(std::move(embedded));
@@ -143,6 +145,7 @@ class RegistryFixture : public testing::Test {
     redis_options.queue_budget = options.queue_budget;
     redis_options.heartbeat = options.heartbeat;
     redis_options.alive_ttl = options.alive_ttl;
+    redis_options.swarm_limits = options.swarm_limits;
     redis_options.log = [this, pod_id](bool warning, std::string_view message,
                                        std::string_view detail) {
       backend_log_.push_back(pod_id + (warning ? " warning: " : " info: ") + std::string(message) +
